@@ -1,0 +1,97 @@
+"""Canonical emotion vocabulary and named label schemes.
+
+Loaders map each corpus's own label to one canonical emotion (keeping the corpus label
+too); label *policy* (which classes an experiment uses, which are merged) lives in named
+schemes here, never in the loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from serkit.errors import ConfigError
+
+#: Every canonical emotion a loader may assign.
+EMOTIONS: tuple[str, ...] = (
+    "anger",
+    "boredom",
+    "calm",
+    "contempt",
+    "disgust",
+    "excitement",
+    "fear",
+    "frustration",
+    "happiness",
+    "neutral",
+    "other",
+    "sadness",
+    "surprise",
+)
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """Which canonical emotions an experiment keeps, and what class each becomes.
+
+    Args:
+        name: the scheme's name, e.g. ``"4class"``.
+        mapping: canonical emotion → class label; emotions absent from it are dropped.
+            ``None`` keeps every emotion under its own name.
+    """
+
+    name: str
+    mapping: Mapping[str, str] | None = None
+
+    def classes(self, emotions: Iterable[str]) -> list[str]:
+        """Sorted class labels this scheme yields on data with these ``emotions``."""
+        return sorted({c for e in emotions if (c := self.label_of(e)) is not None})
+
+    def label_of(self, emotion: str) -> str | None:
+        """The class label of a canonical emotion, or None where the scheme drops it."""
+        if self.mapping is None:
+            return emotion
+        return self.mapping.get(emotion)
+
+
+SCHEMES: dict[str, LabelScheme] = {
+    "all": LabelScheme("all"),
+    # The four classes shared by most corpora (IEMOCAP practice: excited merged into happiness).
+    "4class": LabelScheme(
+        "4class",
+        {
+            "anger": "anger",
+            "happiness": "happiness",
+            "excitement": "happiness",
+            "neutral": "neutral",
+            "sadness": "sadness",
+        },
+    ),
+    # The same four classes without merging excitement (for corpora without it).
+    "4class-strict": LabelScheme(
+        "4class-strict",
+        {e: e for e in ("anger", "happiness", "neutral", "sadness")},
+    ),
+    # Six basic emotions + neutral, shared by EmoDB/RAVDESS/TESS/SAVEE (CASIA lacks disgust).
+    "ekman+neutral": LabelScheme(
+        "ekman+neutral",
+        {e: e for e in ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")},
+    ),
+    # Five classes shared by all five corpora in ../shared/data (EmoDB has no surprise,
+    # CASIA no disgust).
+    "5class": LabelScheme(
+        "5class",
+        {e: e for e in ("anger", "fear", "happiness", "neutral", "sadness")},
+    ),
+}
+
+
+def get_scheme(name: str | LabelScheme) -> LabelScheme:
+    """Look up a named scheme; a LabelScheme passes through."""
+    if isinstance(name, LabelScheme):
+        return name
+    if name not in SCHEMES:
+        raise ConfigError(
+            f"unknown label scheme {name!r}; known schemes: {', '.join(sorted(SCHEMES))}"
+        )
+    return SCHEMES[name]
