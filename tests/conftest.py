@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real corpora are, and small fake audio."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+#: ../shared/data beside the checkout, or $SERKIT_DATA.
+SHARED_DATA = Path(os.environ.get("SERKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def corpus_root(name: str) -> Path:
+    """The folder of one corpus in the shared data, or skip the test saying why."""
+    root = SHARED_DATA / name
+    if not root.is_dir():
+        pytest.skip(f"corpus {name!r} not found at {root} (set SERKIT_DATA to the shared data folder)")
+    return root
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared corpora not found at {SHARED_DATA} (set SERKIT_DATA)")
+    return SHARED_DATA
+
+
+def write_tone(path: Path, *, seconds: float = 0.5, rate: int = 16_000, freq: float = 220.0,
+               channels: int = 1, seed: int = 0) -> Path:
+    """A short voiced-like test signal (tone + a little noise) written as wav/flac by suffix."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    if channels > 1:
+        x = np.stack([x] * channels, axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x.astype(np.float32), rate)
+    return path
