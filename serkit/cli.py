@@ -1,0 +1,167 @@
+"""The ``serkit`` command line.
+
+Bad input never shows a traceback: a :class:`SerkitError` is printed as one line on stderr
+and the command exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from serkit.errors import SerkitError
+
+log = logging.getLogger("serkit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except SerkitError as exc:
+        print(f"serkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("serkit: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serkit", description="Speech emotion recognition toolkit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"serkit {_version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_corpora(commands)
+    _add_report(commands)
+    _add_run(commands)
+    return parser
+
+
+def _version() -> str:
+    from serkit import __version__
+
+    return __version__
+
+
+# --- serkit corpora -------------------------------------------------------------------
+
+def _add_corpora(commands) -> None:
+    corpora = commands.add_parser("corpora", help="list the supported corpora, or check one")
+    corpora.set_defaults(handler=_list_corpora)
+    sub = corpora.add_subparsers(title="corpora commands", metavar="COMMAND")
+    check = sub.add_parser(
+        "check",
+        help="load a corpus and compare it with its published counts",
+        description="NAME is a corpus (see `serkit corpora`), `folder` for a folder-per-label "
+        "tree, `csv` with ROOT a manifest, or `all` with ROOT a folder holding one "
+        "sub-folder per corpus (emodb/, ravdess/, ...).",
+    )
+    check.add_argument("name", metavar="NAME")
+    check.add_argument("root", metavar="ROOT", type=Path)
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.set_defaults(handler=_check_corpus)
+
+
+def _list_corpora(args) -> int:
+    from serkit.corpora import CORPORA
+
+    width = max(len(name) for name in CORPORA)
+    for name, info in sorted(CORPORA.items()):
+        print(f"{name:<{width}}  {info}")
+    return 0
+
+
+def _check_corpus(args) -> int:
+    from serkit.corpora import check_corpus, format_check, load_corpus
+
+    if args.name == "all":
+        roots = _corpus_folders(args.root)
+    else:
+        roots = {args.name: args.root}
+    summaries = {name: check_corpus(load_corpus(name, root)) for name, root in roots.items()}
+    if args.json:
+        payload = summaries if args.name == "all" else summaries[args.name]
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    else:
+        print("\n\n".join(format_check(s) for s in summaries.values()))
+    return 0
+
+
+def _corpus_folders(root: Path) -> dict[str, Path]:
+    """The sub-folders of ``root`` named after a supported corpus."""
+    from serkit.corpora import CORPORA
+
+    if not root.is_dir():
+        raise SerkitError(f"{str(root)!r} is not a folder; pass the folder that holds emodb/, ravdess/, ...")
+    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and p.name in CORPORA}
+    if not found:
+        raise SerkitError(
+            f"no corpus folders in {str(root)!r}; expected sub-folders named after corpora: "
+            f"{', '.join(sorted(CORPORA))}"
+        )
+    return found
+
+
+# --- serkit report --------------------------------------------------------------------
+
+def _add_report(commands) -> None:
+    report = commands.add_parser("report", help="score a run folder's predictions.csv files")
+    report.add_argument("run_dir", metavar="RUN_DIR", type=Path)
+    report.add_argument("--out", type=Path, default=None, help="where to write (default RUN_DIR)")
+    report.set_defaults(handler=_report)
+
+
+def _report(args) -> int:
+    from serkit.evaluation import build_report
+
+    report = build_report(args.run_dir, out_dir=args.out)
+    out = args.out or args.run_dir
+    print(_metrics_line(report))
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'} and figures/")
+    return 0
+
+
+def _metrics_line(report: dict) -> str:
+    parts = []
+    for name in ("accuracy", "uar", "macro_f1"):
+        m = report.get("metrics", {}).get(name)
+        if m is not None:
+            parts.append(f"{name} {100 * m['mean']:.2f} ± {100 * (m.get('std') or 0):.2f}")
+    return ", ".join(parts)
+
+
+# --- serkit run -----------------------------------------------------------------------
+
+def _add_run(commands) -> None:
+    run = commands.add_parser("run", help="run an experiment from a YAML config")
+    run.add_argument("config", metavar="CONFIG", type=Path)
+    run.add_argument("--out", type=Path, default=None, help="runs folder (default runs/<experiment>)")
+    run.add_argument("--seeds", type=int, default=None, help="number of repeated runs (overrides the config)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set training.epochs=20")
+    run.add_argument("--data-root", type=Path, default=None,
+                     help="folder holding the corpora (default: the config's, or $SERKIT_DATA)")
+    run.set_defaults(handler=_run)
+
+
+def _run(args) -> int:
+    from serkit.training.config import load_config
+    from serkit.training.runner import run_experiment
+
+    config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
+    report = run_experiment(config, out_dir=args.out, data_root=args.data_root)
+    print(_metrics_line(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
