@@ -1,0 +1,224 @@
+"""Experiment configs: dataclasses that YAML only fills.
+
+Unknown keys are errors that list the valid ones; components are ``{name, params}``.
+
+Example YAML::
+
+    experiment: speechnet_emodb_random
+    data: {corpora: [emodb], label_scheme: all}
+    features: {name: fusion107, params: {pooling: mean}}
+    model: {name: speechnet}
+    protocol: {split: holdout, params: {test_fraction: 0.1, val_fraction: 0.1}}
+    seeds: 10
+    training: {epochs: 200, batch_size: 256, learning_rate: 0.001}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serkit.errors import ConfigError
+
+
+@dataclass
+class Component:
+    """A pluggable part chosen by registry name, with its constructor parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    corpora: list[str] = field(default_factory=list)
+    #: Folder holding one sub-folder per corpus; relative paths are taken from the
+    #: working directory. None: --data-root, then $SERKIT_DATA, then ../shared/data.
+    root: str | None = None
+    label_scheme: str = "all"
+    #: Options passed to each corpus loader, by corpus name (e.g. {ravdess: {song: true}}).
+    loader_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class ProtocolConfig:
+    """How utterances are split into train/validation/test (see serkit.splits)."""
+
+    split: str = "holdout"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"  # adam | adamw | sgd
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    loss: Component = field(default_factory=lambda: Component("cross_entropy"))
+    #: Stop after this many epochs without validation-loss improvement (None: never).
+    early_stopping_patience: int | None = None
+    #: Which checkpoint predicts the test fold: the epoch with the best validation loss or
+    #: accuracy (never chosen on test data), or simply the last epoch.
+    select: str = "val_loss"  # val_loss | val_accuracy | last
+    #: Standardise features with statistics of the training side only.
+    standardize: bool = True
+    #: Training state is saved every this many epochs so an interrupted run resumes.
+    checkpoint_every: int = 10
+    #: Augmentations applied to the training side only, as {name, params}.
+    augment: list[Component] = field(default_factory=list)
+    device: str = "cpu"
+    num_threads: int | None = None
+
+
+@dataclass
+class ExperimentConfig:
+    experiment: str
+    data: DataConfig
+    features: Component
+    model: Component
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    #: Number of repeated runs R (seeds first_seed .. first_seed + R - 1).
+    seeds: int = 1
+    first_seed: int = 0
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SELECT_CHOICES = ("val_loss", "val_accuracy", "last")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def load_config(
+    path: str | Path, *, overrides: list[str] | None = None, seeds: int | None = None
+) -> ExperimentConfig:
+    """Read a YAML experiment config, apply ``key=value`` overrides, validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys to values")
+    for item in overrides or []:
+        apply_override(raw, item)
+    if seeds is not None:
+        raw["seeds"] = seeds
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+    config = _build(ExperimentConfig, raw, f"{source}:")
+    validate(config, source)
+    return config
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (numbers, lists…)."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects KEY=VALUE, e.g. training.epochs=20, not {item!r}")
+    key, value = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section of the config")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def validate(config: ExperimentConfig, source: str) -> None:
+    t = config.training
+    if not config.data.corpora:
+        raise ConfigError(f"{source}: data.corpora must name at least one corpus")
+    if config.seeds < 1:
+        raise ConfigError(f"{source}: seeds must be at least 1, not {config.seeds}")
+    if t.select not in SELECT_CHOICES:
+        raise ConfigError(f"{source}: training.select must be one of {SELECT_CHOICES}, not {t.select!r}")
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"{source}: training.optimizer must be one of {OPTIMIZERS}, not {t.optimizer!r}")
+    for name in ("epochs", "batch_size", "checkpoint_every"):
+        if getattr(t, name) < 1:
+            raise ConfigError(f"{source}: training.{name} must be at least 1, not {getattr(t, name)}")
+    if t.learning_rate <= 0:
+        raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
+
+
+def _build(cls, raw: Any, where: str):
+    """Fill dataclass ``cls`` from a mapping, recursively; unknown keys are errors."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} expected a mapping for {cls.__name__}, not {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where} unknown key {key!r}{hint}; valid keys here: {', '.join(fields)}"
+        )
+    values = {}
+    for name, f in fields.items():
+        if name in raw:
+            values[name] = _convert(hints[name], raw[name], f"{where} {name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where} missing required key {name!r}")
+    return cls(**values)
+
+
+def _convert(hint, value, where: str):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        return _convert(hint, value, where)
+    if dataclasses.is_dataclass(hint):
+        if hint is Component and isinstance(value, str):
+            value = {"name": value}
+        return _build(hint, value, f"{where}:")
+    if origin is list:
+        if not isinstance(value, list):
+            value = [value]
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, not {value!r}")
+        return dict(value)
+    if hint is Any:
+        return value
+    return _scalar(hint, value, where)
+
+
+def _scalar(hint, value, where: str):
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"{where} must be {hint.__name__}, not {value!r}")

@@ -1,0 +1,183 @@
+"""The fit/predict loop for torch models: checkpoint choice on validation, resumable."""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from serkit.fileio import atomic_write_bytes
+from serkit.training.config import TrainingConfig
+from serkit.training.data import FeatureSet
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def make_optimizer(model: nn.Module, settings: TrainingConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=settings.learning_rate, momentum=settings.momentum,
+                               weight_decay=settings.weight_decay)
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+
+
+def fit(
+    model: nn.Module,
+    train: FeatureSet,
+    val: FeatureSet | None,
+    *,
+    loss_fn: LossFn,
+    settings: TrainingConfig,
+    seed: int,
+    state_path: Path | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model``; return the checkpoint chosen on validation data (or the last one).
+
+    Every ``settings.checkpoint_every`` epochs the whole training state (weights,
+    optimizer, RNGs, history) is written to ``state_path``, so an interrupted fit resumes
+    from there and ends with the same weights as an uninterrupted one.
+    """
+    device = torch.device(settings.device)
+    model.to(device)
+    optimizer = make_optimizer(model, settings)
+    shuffle = torch.Generator().manual_seed(seed)
+    tracker = _Selection(settings.select, settings.early_stopping_patience)
+    start = _resume(state_path, model, optimizer, shuffle, tracker)
+    bar = tqdm(range(start, settings.epochs), desc="epochs", leave=False,
+               disable=not progress, initial=start, total=settings.epochs)
+    for epoch in bar:
+        train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device)
+        row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": math.nan, "val_acc": math.nan}
+        if val is not None and len(val):
+            row["val_loss"], row["val_acc"] = evaluate(model, val, loss_fn, settings.batch_size, device)
+        tracker.update(row, model)
+        bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
+        done = tracker.should_stop() or epoch + 1 == settings.epochs
+        if state_path is not None and ((epoch + 1) % settings.checkpoint_every == 0 or done):
+            _save_state(state_path, model, optimizer, shuffle, tracker, epoch + 1)
+        if tracker.should_stop():
+            log.info("early stop after epoch %d (best epoch %d)", epoch + 1, tracker.best_epoch)
+            break
+    return FitResult(tracker.best_state or _copy_state(model), tracker.best_epoch, tracker.history)
+
+
+def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device) -> tuple[float, float]:
+    model.train()
+    total_loss, correct = 0.0, 0
+    for x, lengths, y in data.batches(settings.batch_size, generator=generator):
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x, _to(lengths, device))
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+    return total_loss / len(data), correct / len(data)
+
+
+@torch.no_grad()
+def evaluate(model, data: FeatureSet, loss_fn: LossFn, batch_size: int, device) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``data``."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for x, lengths, y in data.batches(batch_size):
+        logits = model(x.to(device), _to(lengths, device))
+        total_loss += loss_fn(logits, y.to(device)).item() * len(y)
+        correct += (logits.argmax(1).cpu() == y).sum().item()
+    return total_loss / len(data), correct / len(data)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, data: FeatureSet, *, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+    """Class probabilities ``(n, classes)`` in the order of ``data``."""
+    model.eval()
+    model.to(device)
+    parts = [torch.softmax(model(x.to(device), _to(lengths, device)), dim=1).cpu()
+             for x, lengths, _ in data.batches(batch_size)]
+    return torch.cat(parts).numpy().astype(np.float64)
+
+
+def _to(tensor, device):
+    return None if tensor is None else tensor.to(device)
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+class _Selection:
+    """Tracks the history and the checkpoint to keep: best on validation, or the last."""
+
+    def __init__(self, select: str, patience: int | None):
+        self.select, self.patience = select, patience
+        self.history: list[dict[str, float]] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch = 0
+        self.best_score = math.inf
+        self.best_loss = math.inf
+        self.since_improved = 0
+
+    def update(self, row: dict[str, float], model: nn.Module) -> None:
+        self.history.append(row)
+        score = {"val_loss": row["val_loss"], "val_accuracy": -row["val_acc"], "last": 0.0}[self.select]
+        if self.select == "last" or score < self.best_score:
+            self.best_score, self.best_epoch = score, int(row["epoch"])
+            self.best_state = _copy_state(model)
+        # Early stopping always watches the validation loss (as Keras/the papers do).
+        if row["val_loss"] < self.best_loss:
+            self.best_loss, self.since_improved = row["val_loss"], 0
+        else:
+            self.since_improved += 1
+
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.since_improved >= self.patience
+
+    def state(self) -> dict:
+        return {k: copy.deepcopy(v) for k, v in vars(self).items()}
+
+    def load(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+def _save_state(path: Path, model, optimizer, shuffle, tracker, epoch: int) -> None:
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+                "tracker": tracker.state()}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _resume(path: Path | None, model, optimizer, shuffle, tracker) -> int:
+    if path is None or not path.exists():
+        return 0
+    state = torch.load(path, weights_only=False)  # our own file, holds optimizer/RNG state
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    shuffle.set_state(state["shuffle_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    tracker.load(state["tracker"])
+    log.info("resuming %s at epoch %d", path, state["epoch"])
+    return int(state["epoch"])

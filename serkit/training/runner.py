@@ -1,0 +1,293 @@
+"""The experiment runner: corpus → features → seeds × folds → predictions.csv → report.
+
+Layout of a run folder::
+
+    runs/<experiment>/
+      config.yaml            the resolved config (a rerun with another config is refused)
+      protocol.json          what the report states about the protocol
+      seed=<s>/folds.json    the split plan of that seed
+      seed=<s>/fold=<k>/     config.yaml, model.pt (state_dict) or model.joblib,
+                             scaler.json, history.csv, predictions.csv (written last)
+      report.json, report.md, figures/
+
+A fold whose predictions.csv exists is finished and skipped, so an interrupted experiment
+resumes where it stopped; inside an unfinished fold, training resumes from its last saved
+state (training_state.pt).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from serkit.corpora import load_corpus
+from serkit.corpora.base import Corpus, merge_corpora
+from serkit.errors import ConfigError
+from serkit.evaluation import build_report, write_predictions
+from serkit.features import make_features
+from serkit.features.cache import FeatureCache
+from serkit.features.extract import Standardizer, extract_corpus
+from serkit.fileio import atomic_write_bytes, atomic_write_text
+from serkit.models import make_loss, make_model, is_sklearn
+from serkit.splits import Fold, SplitPlan, make_split
+from serkit.training.config import ExperimentConfig
+from serkit.training.data import FeatureSet, class_weights
+from serkit.training.fit import fit, predict_proba
+from serkit.training.seeding import seed_everything
+
+log = logging.getLogger(__name__)
+
+#: Where the corpora are when neither --data-root nor the config says.
+DEFAULT_DATA_ROOTS = ("../shared/data",)
+
+
+@dataclass
+class Dataset:
+    """The experiment's utterances, their features and class targets, aligned by index."""
+
+    corpus: Corpus
+    features: list[np.ndarray]
+    classes: list[str]
+    targets: np.ndarray
+
+    def index_of(self, ids) -> np.ndarray:
+        position = {u.id: i for i, u in enumerate(self.corpus.utterances)}
+        return np.array([position[i] for i in ids], dtype=np.int64)
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    out_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run every seed and fold of ``config`` (resuming finished ones) and build the report."""
+    out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
+    _claim_run_dir(out, config)
+    if config.training.num_threads:
+        torch.set_num_threads(config.training.num_threads)
+    dataset = load_dataset(config, data_root=data_root, progress=progress)
+    _write_protocol(out, config, dataset)
+    jobs = [(seed, k) for seed in config.seed_list for k in range(len(_plan(out, config, dataset, seed).folds))]
+    for seed, k in tqdm(jobs, desc=config.experiment, disable=not progress):
+        fold_dir = out / f"seed={seed}" / f"fold={k}"
+        if (fold_dir / "predictions.csv").exists():
+            continue
+        fold = _plan(out, config, dataset, seed).folds[k]
+        run_fold(config, dataset, fold, seed=seed, fold_index=k, fold_dir=fold_dir, progress=progress)
+    return build_report(out)
+
+
+def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = True) -> Dataset:
+    """Load the corpora, apply the label scheme and extract (cached) features."""
+    root = resolve_data_root(config.data.root if data_root is None else data_root)
+    corpora = [
+        load_corpus(name, root / name, **config.data.loader_options.get(name, {}))
+        for name in config.data.corpora
+    ]
+    corpus = corpora[0] if len(corpora) == 1 else merge_corpora(corpora)
+    corpus = corpus.with_scheme(config.data.label_scheme)
+    if len(corpus) == 0:
+        raise ConfigError(f"label scheme {config.data.label_scheme!r} keeps no utterance of {config.data.corpora}")
+    extractor = make_features(config.features.name, **config.features.params)
+    _check_compatible(config, extractor)
+    features = extract_corpus([u.path for u in corpus.utterances], extractor,
+                              cache=FeatureCache.default(), progress=progress)
+    classes = sorted({u.emotion for u in corpus.utterances})
+    targets = np.array([classes.index(u.emotion) for u in corpus.utterances], dtype=np.int64)
+    return Dataset(corpus, features, classes, targets)
+
+
+def resolve_data_root(root: str | Path | None) -> Path:
+    candidates = [root] if root is not None else [os.environ.get("SERKIT_DATA"), *DEFAULT_DATA_ROOTS]
+    for candidate in candidates:
+        if candidate and Path(candidate).expanduser().is_dir():
+            return Path(candidate).expanduser()
+    raise ConfigError(
+        f"corpus folder not found (tried {', '.join(str(c) for c in candidates if c)}); "
+        "pass --data-root FOLDER or set SERKIT_DATA to the folder holding emodb/, ravdess/, ..."
+    )
+
+
+def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, *, seed: int, fold_index: int,
+             fold_dir: Path, progress: bool = True) -> None:
+    """Train on one fold, choose the checkpoint on its validation side, predict its test side."""
+    seed_everything(seed)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(fold_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    train, val, test = (_side(dataset, ids) for ids in (fold.train, fold.val, fold.test))
+    scaler = None
+    if config.training.standardize:
+        scaler = Standardizer().fit(train.features)
+        train, val, test = (_scaled(scaler, s) for s in (train, val, test))
+        atomic_write_text(fold_dir / "scaler.json", json.dumps(scaler.state_dict()))
+    if is_sklearn(config.model.name):
+        probabilities = _fit_sklearn(config, dataset, train, test, fold_dir)
+    else:
+        probabilities = _fit_torch(config, dataset, train, val, test, seed=seed,
+                                   fold_dir=fold_dir, progress=progress)
+    rows = _prediction_rows(dataset, fold.test, probabilities, seed=seed, fold=fold_index)
+    write_predictions(fold_dir / "predictions.csv", rows, dataset.classes)
+
+
+def _fit_torch(config, dataset, train, val, test, *, seed, fold_dir, progress) -> np.ndarray:
+    settings = config.training
+    if settings.select != "last" and len(val) == 0:
+        raise ConfigError(
+            f"protocol {config.protocol.split!r} gives no validation data, so no checkpoint can be "
+            "chosen on it: set protocol.params.val_fraction > 0 or training.select: last"
+        )
+    model = make_model(config.model.name, n_features=_feature_dim(dataset),
+                       n_classes=len(dataset.classes), **config.model.params)
+    weights = torch.from_numpy(class_weights(train.targets, len(dataset.classes)))
+    loss_fn = make_loss(settings.loss.name, class_weights=weights, **settings.loss.params)
+    state_path = fold_dir / "training_state.pt"
+    result = fit(model, train, val if len(val) else None, loss_fn=loss_fn, settings=settings,
+                 seed=seed, state_path=state_path, progress=progress)
+    model.load_state_dict(result.best_state)
+    buffer = io.BytesIO()
+    torch.save(result.best_state, buffer)
+    atomic_write_bytes(fold_dir / "model.pt", buffer.getvalue())
+    _write_history(fold_dir / "history.csv", result.history, result.best_epoch)
+    probabilities = predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
+    state_path.unlink(missing_ok=True)
+    return probabilities
+
+
+def _fit_sklearn(config, dataset, train, test, fold_dir) -> np.ndarray:
+    import joblib
+
+    if train.is_sequence:
+        raise ConfigError(f"model {config.model.name!r} needs one feature vector per utterance; "
+                          "use features with pooling: mean")
+    model = make_model(config.model.name, n_features=_feature_dim(dataset),
+                       n_classes=len(dataset.classes), **config.model.params)
+    model.fit(train.features, train.targets)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    atomic_write_bytes(fold_dir / "model.joblib", buffer.getvalue())
+    # predict_proba covers the classes seen in training; place them in the full class order.
+    probabilities = np.zeros((len(test), len(dataset.classes)))
+    probabilities[:, model.classes_] = model.predict_proba(test.features)
+    return probabilities
+
+
+def _side(dataset: Dataset, ids) -> FeatureSet:
+    index = dataset.index_of(ids)
+    first = dataset.features[0] if dataset.features else None
+    if first is not None and first.ndim == 1:
+        features = np.stack([dataset.features[i] for i in index]) if len(index) else np.zeros((0, first.size), np.float32)
+    else:
+        features = [dataset.features[i] for i in index]
+    return FeatureSet(features, dataset.targets[index])
+
+
+def _scaled(scaler, side: FeatureSet) -> FeatureSet:
+    if len(side) == 0:
+        return side
+    if side.is_sequence:
+        return FeatureSet([scaler.transform(x).astype(np.float32) for x in side.features], side.targets)
+    return FeatureSet(scaler.transform(side.features).astype(np.float32), side.targets)
+
+
+def _feature_dim(dataset: Dataset) -> int:
+    return int(dataset.features[0].shape[-1])
+
+
+def _check_compatible(config: ExperimentConfig, extractor) -> None:
+    if is_sklearn(config.model.name):
+        expects = "vector"
+    else:
+        from serkit.models import model_input_kind
+
+        expects = model_input_kind(config.model.name, config.model.params)
+    if expects != extractor.output:
+        raise ConfigError(
+            f"model {config.model.name!r} expects {expects} input, but features "
+            f"{config.features.name!r} give {extractor.output}s; change features.params "
+            "(e.g. pooling) or the model's input_kind"
+        )
+
+
+def _prediction_rows(dataset: Dataset, test_ids, probabilities, *, seed: int, fold: int) -> list[dict]:
+    rows = []
+    for utt_index, p in zip(dataset.index_of(test_ids), probabilities):
+        u = dataset.corpus.utterances[utt_index]
+        rows.append({
+            "utt_id": u.id, "corpus": u.corpus, "seed": seed, "fold": fold,
+            "truth": u.emotion, "prediction": dataset.classes[int(np.argmax(p))],
+            "speaker": u.speaker, "gender": u.gender, "intensity": u.intensity,
+            "language": u.language,
+            "probabilities": {c: float(v) for c, v in zip(dataset.classes, p)},
+        })
+    return rows
+
+
+def _write_history(path: Path, history: list[dict], best_epoch: int) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "selected"])
+    writer.writeheader()
+    for row in history:
+        writer.writerow({**row, "selected": int(row["epoch"] == best_epoch)})
+    atomic_write_text(path, out.getvalue())
+
+
+def _plan(out: Path, config: ExperimentConfig, dataset: Dataset, seed: int) -> SplitPlan:
+    """The split plan of one seed: loaded if saved (so a resumed run keeps its folds)."""
+    path = out / f"seed={seed}" / "folds.json"
+    if path.exists():
+        return SplitPlan.load(path)
+    plan = make_split(dataset.corpus.utterances, config.protocol.split, seed=seed, **config.protocol.params)
+    plan.save(path)
+    return plan
+
+
+def _claim_run_dir(out: Path, config: ExperimentConfig) -> None:
+    """Create ``out`` with the resolved config, or check an existing run used the same one."""
+    resolved = yaml.safe_dump(_comparable(config), sort_keys=True)
+    saved = out / "config.yaml"
+    if saved.exists():
+        previous = yaml.safe_load(saved.read_text())
+        if yaml.safe_dump(_comparable_dict(previous), sort_keys=True) != resolved:
+            raise ConfigError(
+                f"{out} holds a run of a different config; pass --out to start a new run "
+                "folder, or delete the old one"
+            )
+    atomic_write_text(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def _comparable(config: ExperimentConfig) -> dict:
+    return _comparable_dict(config.to_dict())
+
+
+def _comparable_dict(raw: dict) -> dict:
+    # More seeds extend a run; everything else must match for results to be comparable.
+    return {k: v for k, v in raw.items() if k not in ("seeds",)}
+
+
+def _write_protocol(out: Path, config: ExperimentConfig, dataset: Dataset) -> None:
+    protocol = {
+        "name": config.experiment,
+        "split": config.protocol.split,
+        "split_params": config.protocol.params,
+        "seeds": config.seed_list,
+        "corpora": config.data.corpora,
+        "label_scheme": config.data.label_scheme,
+        "classes": dataset.classes,
+        "utterances": len(dataset.corpus),
+        "features": {"name": config.features.name, "params": config.features.params},
+        "model": {"name": config.model.name, "params": config.model.params},
+        "checkpoint_selection": config.training.select,
+    }
+    atomic_write_text(out / "protocol.json", json.dumps(protocol, indent=2, default=str))
