@@ -131,6 +131,8 @@ def _report(args) -> int:
 
 
 def _metrics_line(report: dict) -> str:
+    if "variants" in report:
+        return "\n".join(f"{name}: {_metrics_line(h)}" for name, h in report["variants"].items())
     parts = []
     for name in ("accuracy", "uar", "macro_f1"):
         m = report.get("metrics", {}).get(name)

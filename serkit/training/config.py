@@ -90,6 +90,9 @@ class ExperimentConfig:
     seeds: int = 1
     first_seed: int = 0
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    #: Named variants run side by side (ablations, peer models): each maps dotted keys to
+    #: values that override this config, e.g. {no_lstm: {model.params.speech_recall: false}}.
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def seed_list(self) -> list[int]:
@@ -129,18 +132,36 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> Experime
     return config
 
 
+def variant_configs(config: ExperimentConfig) -> dict[str, ExperimentConfig]:
+    """One config per named variant (the experiment name gets the variant appended)."""
+    variants = {}
+    for name, changes in config.variants.items():
+        raw = config.to_dict()
+        raw["variants"] = {}
+        raw["experiment"] = f"{config.experiment}/{name}"
+        for key, value in (changes or {}).items():
+            set_key(raw, str(key), value)
+        variants[name] = config_from_dict(raw, source=f"variant {name!r}")
+    return variants
+
+
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (numbers, lists…)."""
     if "=" not in item:
         raise ConfigError(f"--set expects KEY=VALUE, e.g. training.epochs=20, not {item!r}")
     key, value = item.split("=", 1)
+    set_key(raw, key, yaml.safe_load(value))
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted ``key`` (``model.params.dropout``) in a nested config dict."""
     parts = key.strip().split(".")
     node = raw
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: {part!r} is not a section of the config")
-    node[parts[-1]] = yaml.safe_load(value)
+            raise ConfigError(f"{key}: {part!r} is not a section of the config")
+    node[parts[-1]] = value
 
 
 def validate(config: ExperimentConfig, source: str) -> None:

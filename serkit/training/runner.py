@@ -40,7 +40,7 @@ from serkit.features.extract import Standardizer, extract_corpus
 from serkit.fileio import atomic_write_bytes, atomic_write_text
 from serkit.models import make_loss, make_model, is_sklearn
 from serkit.splits import Fold, SplitPlan, make_split
-from serkit.training.config import ExperimentConfig
+from serkit.training.config import ExperimentConfig, variant_configs
 from serkit.training.data import FeatureSet, class_weights
 from serkit.training.fit import fit, predict_proba
 from serkit.training.seeding import seed_everything
@@ -72,9 +72,15 @@ def run_experiment(
     data_root: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Run every seed and fold of ``config`` (resuming finished ones) and build the report."""
+    """Run every seed and fold of ``config`` (resuming finished ones) and build the report.
+
+    A config with ``variants`` runs each variant into ``out/<variant>/`` and returns a
+    summary comparing them (also written as summary.json and summary.md).
+    """
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
     _claim_run_dir(out, config)
+    if config.variants:
+        return _run_variants(config, out, data_root=data_root, progress=progress)
     if config.training.num_threads:
         torch.set_num_threads(config.training.num_threads)
     dataset = load_dataset(config, data_root=data_root, progress=progress)
@@ -87,6 +93,44 @@ def run_experiment(
         fold = _plan(out, config, dataset, seed).folds[k]
         run_fold(config, dataset, fold, seed=seed, fold_index=k, fold_dir=fold_dir, progress=progress)
     return build_report(out)
+
+
+def _run_variants(config: ExperimentConfig, out: Path, *, data_root, progress: bool) -> dict:
+    reports = {
+        name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
+        for name, variant in variant_configs(config).items()
+    }
+    summary = {"experiment": config.experiment, "variants": {name: _headline(r) for name, r in reports.items()}}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "summary.md", _summary_markdown(summary))
+    return summary
+
+
+#: What a variant summary shows of each report.
+HEADLINE_METRICS = ("accuracy", "uar", "macro_precision", "macro_recall", "macro_f1")
+HEADLINE_REPRODUCIBILITY = ("plr", "pclr")
+
+
+def _headline(report: dict) -> dict:
+    metrics = {k: report["metrics"][k] for k in HEADLINE_METRICS if k in report.get("metrics", {})}
+    repro = report.get("reproducibility") or {}
+    return {"metrics": metrics, "reproducibility": {k: repro.get(k) for k in HEADLINE_REPRODUCIBILITY}}
+
+
+def _summary_markdown(summary: dict) -> str:
+    header = ["variant", *HEADLINE_METRICS, *HEADLINE_REPRODUCIBILITY]
+    lines = [f"# {summary['experiment']}", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for name, h in summary["variants"].items():
+        cells = [name]
+        for k in HEADLINE_METRICS:
+            m = h["metrics"].get(k)
+            cells.append("—" if m is None else f"{100 * m['mean']:.2f} ± {100 * (m.get('std') or 0):.2f}")
+        for k in HEADLINE_REPRODUCIBILITY:
+            v = h["reproducibility"].get(k)
+            cells.append("—" if v is None else f"{100 * v:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = True) -> Dataset:
