@@ -158,6 +158,8 @@ def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
     parts = key.strip().split(".")
     node = raw
     for part in parts[:-1]:
+        if isinstance(node.get(part), str):  # a component given as a bare name
+            node[part] = {"name": node[part]}
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"{key}: {part!r} is not a section of the config")
