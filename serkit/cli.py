@@ -74,9 +74,9 @@ def _add_corpora(commands) -> None:
 def _list_corpora(args) -> int:
     from serkit.corpora import CORPORA
 
-    width = max(len(name) for name in CORPORA)
-    for name, info in sorted(CORPORA.items()):
-        print(f"{name:<{width}}  {info}")
+    width = max(len(info.name) for info in CORPORA)
+    for info in CORPORA:
+        print(f"{info.name:<{width}}  {info.language:<6}  {info.description}")
     return 0
 
 
@@ -90,7 +90,7 @@ def _check_corpus(args) -> int:
     summaries = {name: check_corpus(load_corpus(name, root)) for name, root in roots.items()}
     if args.json:
         payload = summaries if args.name == "all" else summaries[args.name]
-        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     else:
         print("\n\n".join(format_check(s) for s in summaries.values()))
     return 0
@@ -102,11 +102,12 @@ def _corpus_folders(root: Path) -> dict[str, Path]:
 
     if not root.is_dir():
         raise SerkitError(f"{str(root)!r} is not a folder; pass the folder that holds emodb/, ravdess/, ...")
-    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and p.name in CORPORA}
+    names = {info.name for info in CORPORA} - {"folder", "csv"}
+    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and p.name in names}
     if not found:
         raise SerkitError(
             f"no corpus folders in {str(root)!r}; expected sub-folders named after corpora: "
-            f"{', '.join(sorted(CORPORA))}"
+            f"{', '.join(sorted(names))}"
         )
     return found
 
