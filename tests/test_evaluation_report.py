@@ -1,0 +1,145 @@
+"""build_report on fake run folders, and the no-torch rule of serkit.evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from serkit.errors import SerkitError
+from serkit.evaluation import build_report, reproducibility_metrics, write_predictions
+
+LABELS = ["anger", "happiness", "neutral", "sadness"]
+N_UTTERANCES = 40
+
+
+def _fake_run(root, *, seeds=(0, 1), folds=2, history=True):
+    """seeds x folds predictions.csv files; each utterance is tested once per seed."""
+    rng = np.random.default_rng(0)
+    truth = rng.choice(LABELS, size=N_UTTERANCES)
+    speakers = [f"fake-{i % 4}" for i in range(N_UTTERANCES)]
+    genders = ["female" if i % 4 < 2 else "male" for i in range(N_UTTERANCES)]
+    table = {}
+    for seed in seeds:
+        correct = rng.random(N_UTTERANCES) < 0.6
+        prediction = np.where(correct, truth, rng.choice(LABELS, size=N_UTTERANCES))
+        table[seed] = prediction
+        for fold in range(folds):
+            rows = [
+                {"utt_id": f"u{i:03d}", "corpus": "fake", "seed": seed, "fold": fold, "truth": truth[i],
+                 "prediction": prediction[i], "speaker": speakers[i], "gender": genders[i],
+                 "intensity": "", "language": "en",
+                 "probabilities": {label: float(label == prediction[i]) for label in LABELS}}
+                for i in range(N_UTTERANCES) if i % folds == fold
+            ]
+            folder = root / f"seed={seed}" / f"fold={fold}"
+            write_predictions(folder / "predictions.csv", rows, LABELS)
+            if history:
+                (folder / "history.csv").write_text(
+                    "epoch,train_loss,train_acc,val_loss,val_acc\n"
+                    + "".join(f"{e},{1 / (e + 1)},{0.5 + e / 10},{1.2 / (e + 1)},{0.4 + e / 10}\n"
+                              for e in range(3 + fold)))
+    return truth, table, np.array(genders)
+
+
+def test_build_report_writes_every_file_with_the_required_keys(tmp_path):
+    truth, table, genders = _fake_run(tmp_path)
+    report = build_report(tmp_path)
+
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk == report
+    for name in ("accuracy", "uar", "war", "macro_f1", "weighted_f1", "macro_precision", "macro_recall"):
+        assert set(report["metrics"][name]) >= {"mean", "std"}
+    assert set(report["reproducibility"]) >= {"glr", "flr", "plr", "clr", "fclr", "pclr"}
+    for key in ("per_class", "per_group", "protocol", "per_fold", "majority_baseline", "confusion_matrix"):
+        assert key in report
+    assert len(report["per_fold"]) == 4
+    assert set(report["per_class"]) == set(LABELS)
+    assert set(report["per_group"]) == {"gender", "speaker", "corpus", "language"}  # intensity is empty
+    assert report["protocol"]["seeds"] == [0, 1] and report["protocol"]["folds"] == 2
+    assert report["protocol"]["corpora"] == ["fake"]
+
+    figures = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert {"confusion_counts.png", "confusion_normalized.png", "per_class.png", "per_group_gender.png",
+            "learning_curves.png"} <= figures
+    assert all((tmp_path / f).stat().st_size > 1000 for f in report["figures"])
+    markdown = (tmp_path / "report.md").read_text()
+    for heading in ("## Metrics", "## Per class", "## Per group", "## Reproducibility", "## Protocol"):
+        assert heading in markdown
+    assert "figures/confusion_normalized.png" in markdown
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_report_numbers_match_independent_computation(tmp_path):
+    truth, table, genders = _fake_run(tmp_path, history=False)
+    report = build_report(tmp_path)
+
+    accuracies = [skm.accuracy_score(truth, table[s]) for s in (0, 1)]
+    uars = [skm.balanced_accuracy_score(truth, table[s]) for s in (0, 1)]
+    assert report["metrics"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert report["metrics"]["accuracy"]["std"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert report["metrics"]["war"]["mean"] == report["metrics"]["accuracy"]["mean"]
+    assert report["metrics"]["uar"]["mean"] == pytest.approx(np.mean(uars))
+    f1s = [skm.f1_score(truth, table[s], average="macro", zero_division=0) for s in (0, 1)]
+    assert report["metrics"]["macro_f1"]["mean"] == pytest.approx(np.mean(f1s))
+
+    female = genders == "female"
+    female_acc = [skm.accuracy_score(truth[female], table[s][female]) for s in (0, 1)]
+    assert report["per_group"]["gender"]["female"]["accuracy"]["mean"] == pytest.approx(np.mean(female_acc))
+    assert report["per_group"]["gender"]["female"]["n"] == 2 * female.sum()
+
+    expected = reproducibility_metrics([table[0], table[1]], truth)
+    for key in ("glr", "flr", "plr", "clr", "fclr", "pclr"):
+        assert report["reproducibility"][key] == pytest.approx(expected[key])
+    assert report["reproducibility"]["samples"] == N_UTTERANCES
+
+    values, counts = np.unique(truth, return_counts=True)
+    assert report["majority_baseline"]["label"] == values[np.argmax(counts)]
+    assert report["majority_baseline"]["accuracy"] == pytest.approx(counts.max() / N_UTTERANCES)
+    assert report["majority_baseline"]["uar"] == pytest.approx(1 / len(values))
+    pooled = np.concatenate([truth, truth])
+    assert report["per_class"]["anger"]["support"] == (pooled == "anger").sum()
+    assert np.sum(report["confusion_matrix"]["counts"]) == 2 * N_UTTERANCES
+
+
+def test_single_seed_has_null_reproducibility_and_zero_std(tmp_path):
+    _fake_run(tmp_path, seeds=(7,), history=False)
+    out = tmp_path / "elsewhere"
+    report = build_report(tmp_path, out_dir=out)
+    assert report["reproducibility"]["glr"] is None
+    assert "at least 2 seeds" in report["reproducibility"]["note"]
+    assert report["metrics"]["accuracy"]["std"] == 0.0
+    assert (out / "report.json").is_file() and (out / "report.md").is_file()
+    assert not (tmp_path / "report.json").exists()
+    assert "n/a" in (out / "report.md").read_text()
+
+
+def test_protocol_json_is_used_when_present(tmp_path):
+    _fake_run(tmp_path, history=False)
+    (tmp_path / "protocol.json").write_text(json.dumps(
+        {"name": "emodb_loso", "split": "loso", "folds": 10, "label_scheme": "4class", "other": 1}))
+    protocol = build_report(tmp_path)["protocol"]
+    assert protocol["name"] == "emodb_loso" and protocol["split"] == "loso"
+    assert protocol["folds"] == 10 and protocol["label_scheme"] == "4class"
+    assert protocol["seeds"] == [0, 1]  # not in the file: inferred
+    assert protocol["source"] == "protocol.json"
+    assert "other" not in protocol
+
+
+def test_bad_protocol_json_and_missing_run_dir_raise(tmp_path):
+    with pytest.raises(SerkitError, match="not found"):
+        build_report(tmp_path / "missing")
+    _fake_run(tmp_path, history=False)
+    (tmp_path / "protocol.json").write_text("{not json")
+    with pytest.raises(SerkitError, match="protocol.json"):
+        build_report(tmp_path)
+
+
+def test_importing_evaluation_does_not_import_torch():
+    code = "import serkit.evaluation, sys; assert 'torch' not in sys.modules, 'torch was imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
