@@ -147,7 +147,7 @@ def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = T
     extractor = make_features(config.features.name, **config.features.params)
     _check_compatible(config, extractor)
     features = extract_corpus([u.path for u in corpus.utterances], extractor,
-                              cache=FeatureCache.default(), progress=progress)
+                              cache=FeatureCache(), progress=progress)
     classes = sorted({u.emotion for u in corpus.utterances})
     targets = np.array([classes.index(u.emotion) for u in corpus.utterances], dtype=np.int64)
     return Dataset(corpus, features, classes, targets)

@@ -1,0 +1,107 @@
+"""Feature extractors: a mono float32 signal → named features, and their on-disk cache.
+
+Every extractor is a small object whose constructor only stores keyword-only parameters
+(no work), with:
+
+- ``name``: the registry name (also the "input kind" a model declares it expects);
+- ``params``: a JSON-serialisable dict of its parameters (cache keys, model bundles);
+- ``sample_rate``: the rate the signal must have;
+- ``output``: ``"vector"`` (one ``(dim,)`` vector per utterance) or ``"frames"``
+  (``(frames, dim)``);
+- ``dim`` and ``feature_names`` (``len(feature_names) == dim``, all unique);
+- ``__call__(signal) -> np.ndarray`` float32 ``(dim,)`` or ``(frames, dim)``.
+
+Example:
+    >>> import numpy as np
+    >>> from serkit.features import make_features
+    >>> fusion = make_features("fusion107")
+    >>> tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000)).astype("float32")
+    >>> fusion(tone).shape, fusion.dim, fusion.feature_names[0]
+    ((107,), 107, 'mfcc_01')
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from serkit.errors import ConfigError
+from serkit.features.cache import FeatureCache, default_cache_root, file_sha256
+from serkit.features.extract import Standardizer, extract_corpus
+from serkit.features.fusion import Fusion107
+from serkit.registry import Registry
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    """What every registered feature extractor provides (see the module docstring)."""
+
+    name: str
+    sample_rate: int
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def output(self) -> Literal["vector", "frames"]: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def feature_names(self) -> list[str]: ...
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray: ...
+
+
+#: Feature kinds by name. Registering here (not in the modules) keeps the list in one place.
+FEATURES: Registry[type] = Registry("feature")
+FEATURES.register("fusion107")(Fusion107)
+
+
+def make_features(name: str, **params: Any) -> FeatureExtractor:
+    """Build the feature extractor registered as ``name`` with ``params``.
+
+    Args:
+        name: a name in :data:`FEATURES`, e.g. ``"fusion107"``.
+        **params: its keyword parameters; omitted ones take their defaults.
+
+    Returns:
+        The extractor (no work done yet).
+
+    Raises:
+        ConfigError: unknown name (with the closest known one), an unknown parameter
+            (listing the valid ones), or a parameter value out of range.
+
+    Example:
+        >>> make_features("fusion107", pooling="none").output
+        'frames'
+    """
+    cls = FEATURES.get(name)
+    valid = [
+        p.name
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"feature {name!r} has no parameter(s) {', '.join(map(repr, unknown))}; "
+            f"valid parameters: {', '.join(valid)}"
+        )
+    return cls(**params)
+
+
+__all__ = [
+    "FEATURES",
+    "FeatureCache",
+    "FeatureExtractor",
+    "Fusion107",
+    "Standardizer",
+    "default_cache_root",
+    "extract_corpus",
+    "file_sha256",
+    "make_features",
+]

@@ -1,0 +1,141 @@
+"""On-disk feature cache keyed by audio content, extractor parameters and serkit version.
+
+Layout::
+
+    <root>/<extractor key>/extractor.json          what the key stands for (for people)
+    <root>/<extractor key>/<aa>/<audio sha256>.npy  one array per audio file
+
+The extractor key is the sha256 of the extractor's name, its parameters as sorted JSON and
+``serkit.__version__``; the file name is the sha256 of the audio file's bytes. Together
+they are the cache key: the same audio under another path (or a renamed corpus) hits, a
+changed parameter, a new serkit version or an edited file misses. Files are written to a
+temporary name in the same folder and renamed (``os.replace``), so a crash or Ctrl-C never
+leaves a truncated ``.npy`` under a valid name, and concurrent writers of the same entry
+are harmless (both write the same array).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import serkit
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def default_cache_root() -> Path:
+    """``$SERKIT_CACHE`` if set, else ``~/.cache/serkit/features``."""
+    env = os.environ.get("SERKIT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "serkit" / "features"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extractor_key(extractor: Any) -> str:
+    """Hex sha256 of the extractor's name, sorted-JSON params and the serkit version."""
+    return hashlib.sha256(_describe(extractor).encode()).hexdigest()
+
+
+def _describe(extractor: Any) -> str:
+    return json.dumps(
+        {"name": extractor.name, "params": extractor.params, "serkit": serkit.__version__},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+class FeatureCache:
+    """Features on disk, one ``.npy`` per (audio content, extractor, serkit version).
+
+    Args:
+        root: cache folder; defaults to :func:`default_cache_root`.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from serkit.features import FeatureCache, make_features
+        >>> cache = FeatureCache(tempfile.mkdtemp())
+        >>> fusion = make_features("fusion107")
+        >>> cache.get("ab" * 32, fusion) is None
+        True
+        >>> _ = cache.put("ab" * 32, fusion, np.zeros(107, dtype="float32"))
+        >>> cache.get("ab" * 32, fusion).shape
+        (107,)
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_root()
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.root)!r})"
+
+    def path_for(self, audio_hash: str, extractor: Any) -> Path:
+        """Where the features of the audio with sha256 ``audio_hash`` are stored."""
+        return self.root / extractor_key(extractor)[:32] / audio_hash[:2] / f"{audio_hash}.npy"
+
+    def get(self, audio_hash: str, extractor: Any) -> np.ndarray | None:
+        """The cached features, or ``None`` on a miss (an unreadable entry is a miss)."""
+        path = self.path_for(audio_hash, extractor)
+        try:
+            return np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s); it will be recomputed",
+                        path, exc)
+            return None
+
+    def put(self, audio_hash: str, extractor: Any, features: np.ndarray) -> Path:
+        """Store ``features`` atomically; returns the file written."""
+        path = self.path_for(audio_hash, extractor)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_description(path.parent.parent, extractor)
+        _atomic_save(path, np.asarray(features))
+        return path
+
+    def _write_description(self, folder: Path, extractor: Any) -> None:
+        info = folder / "extractor.json"
+        if not info.exists():
+            _atomic_write_bytes(info, (json.dumps(json.loads(_describe(extractor)),
+                                                  indent=2, sort_keys=True) + "\n").encode())
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        # Including KeyboardInterrupt: never leave the temporary file behind.
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

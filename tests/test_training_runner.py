@@ -1,0 +1,163 @@
+"""The experiment engine end to end on a small fake corpus, and once on real EmoDB."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serkit.cli import main
+from serkit.errors import ConfigError
+from serkit.training.config import config_from_dict
+from serkit.training.runner import run_experiment
+from tests.conftest import corpus_root, write_tone
+
+EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory) -> Path:
+    """folder/<emotion>/<n>.wav: emotions differ by pitch, so a model can learn them."""
+    root = tmp_path_factory.mktemp("data")
+    for emotion, freq in EMOTIONS.items():
+        for n in range(10):
+            write_tone(root / "folder" / emotion / f"s{n % 2}_{n}.wav", seconds=0.4,
+                       freq=freq * (1 + 0.03 * n), seed=n)
+    return root
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+def config(**changes):
+    raw = {
+        "experiment": "fake",
+        "data": {"corpora": ["folder"]},
+        "features": {"name": "fusion107", "params": {"pooling": "mean"}},
+        "model": {"name": "speechnet"},
+        "protocol": {"split": "kfold", "params": {"n_folds": 2, "val_fraction": 0.2}},
+        "seeds": 2,
+        "training": {"epochs": 4, "batch_size": 8, "checkpoint_every": 2},
+    }
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            raw[section] = {**raw[section], name: value}
+        else:
+            raw[section] = value
+    return config_from_dict(raw)
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_writes_every_fold_and_a_report(fake_root, tmp_path):
+    out = tmp_path / "run"
+    report = run_experiment(config(), out_dir=out, data_root=fake_root, progress=False)
+    for seed in (0, 1):
+        assert (out / f"seed={seed}" / "folds.json").exists()
+        for fold in (0, 1):
+            fold_dir = out / f"seed={seed}" / f"fold={fold}"
+            for name in ("config.yaml", "model.pt", "history.csv", "predictions.csv", "scaler.json"):
+                assert (fold_dir / name).exists(), name
+            assert not (fold_dir / "training_state.pt").exists()
+            history = read_rows(fold_dir / "history.csv")
+            assert len(history) == 4 and sum(int(r["selected"]) for r in history) == 1
+    # Each seed tests every utterance exactly once across its folds.
+    rows = [r for f in out.glob("seed=0/fold=*/predictions.csv") for r in read_rows(f)]
+    assert len(rows) == 30 and len({r["utt_id"] for r in rows}) == 30
+    assert set(report["metrics"]) >= {"accuracy", "uar", "macro_f1"}
+    assert (out / "report.json").exists() and (out / "report.md").exists()
+
+
+def test_same_seed_gives_identical_predictions(fake_root, tmp_path):
+    a = run_experiment(config(seeds=1), out_dir=tmp_path / "a", data_root=fake_root, progress=False)
+    b = run_experiment(config(seeds=1), out_dir=tmp_path / "b", data_root=fake_root, progress=False)
+    for fold in (0, 1):
+        rel = Path("seed=0") / f"fold={fold}" / "predictions.csv"
+        assert read_rows(tmp_path / "a" / rel) == read_rows(tmp_path / "b" / rel)
+    assert a["metrics"] == b["metrics"]
+
+
+def test_interrupted_run_resumes_to_the_same_result(fake_root, tmp_path, monkeypatch):
+    from serkit.training import fit as fit_module
+
+    reference = tmp_path / "reference"
+    run_experiment(config(seeds=1), out_dir=reference, data_root=fake_root, progress=False)
+
+    # Interrupt the second fold after its first saved state (epoch 2 of 4).
+    out = tmp_path / "resumed"
+    real_save = fit_module._save_state
+    calls = {"n": 0}
+
+    def crash_after_save(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        if "fold=1" in str(path):
+            calls["n"] += 1
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "_save_state", crash_after_save)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config(seeds=1), out_dir=out, data_root=fake_root, progress=False)
+    assert (out / "seed=0" / "fold=0" / "predictions.csv").exists()
+    assert (out / "seed=0" / "fold=1" / "training_state.pt").exists()
+    assert not (out / "seed=0" / "fold=1" / "predictions.csv").exists()
+
+    monkeypatch.setattr(fit_module, "_save_state", real_save)
+    run_experiment(config(seeds=1), out_dir=out, data_root=fake_root, progress=False)
+    for fold in (0, 1):
+        rel = Path("seed=0") / f"fold={fold}" / "predictions.csv"
+        assert read_rows(out / rel) == read_rows(reference / rel)
+
+
+def test_sklearn_models_run_through_the_same_engine(fake_root, tmp_path):
+    holdout = {"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}}
+    report = run_experiment(config(model={"name": "svm"}, protocol=holdout, seeds=1), out_dir=tmp_path / "svm",
+                            data_root=fake_root, progress=False)
+    assert (tmp_path / "svm" / "seed=0" / "fold=0" / "model.joblib").exists()
+    assert report["metrics"]["accuracy"]["mean"] > 0.5
+
+
+def test_a_changed_config_is_refused_in_an_existing_run_folder(fake_root, tmp_path):
+    run_experiment(config(seeds=1), out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    with pytest.raises(ConfigError, match="different config"):
+        run_experiment(config(seeds=1, training={"epochs": 5, "batch_size": 8}),
+                       out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+
+
+def test_no_validation_needs_select_last(fake_root, tmp_path):
+    bad = config(protocol={"split": "kfold", "params": {"n_folds": 2, "val_fraction": 0}}, seeds=1)
+    with pytest.raises(ConfigError, match="no validation data"):
+        run_experiment(bad, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+
+
+def test_cli_run_reports_bad_input_in_one_line(fake_root, tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**config().to_dict(), "model": {"name": "speechnet2", "params": {}}}))
+    code = main(["run", str(path), "--data-root", str(fake_root), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("serkit: error: unknown model 'speechnet2'") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_short_real_training_on_emodb_beats_the_majority_baseline(tmp_path):
+    root = corpus_root("emodb").parent
+    short = config(
+        data={"corpora": ["emodb"]},
+        protocol={"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}},
+        seeds=1,
+        training={"epochs": 60, "batch_size": 64, "loss": {"name": "balanced_margin"}},
+    )
+    report = run_experiment(short, out_dir=tmp_path / "emodb", data_root=root, progress=False)
+    accuracy = report["metrics"]["accuracy"]["mean"]
+    majority = report["majority_baseline"]["accuracy"]
+    assert accuracy > majority + 0.2, (accuracy, majority)
