@@ -91,6 +91,10 @@ def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device) -
         optimizer.zero_grad(set_to_none=True)
         logits = model(x, _to(lengths, device))
         loss = loss_fn(logits, y)
+        # Models with an extra training objective (the autoencoder's reconstruction) expose it.
+        auxiliary = getattr(model, "auxiliary_loss", None)
+        if auxiliary is not None:
+            loss = loss + auxiliary
         loss.backward()
         optimizer.step()
         total_loss += loss.item() * len(y)

@@ -1,0 +1,212 @@
+"""Small building blocks shared by the torch models: masks, pooling, capsule routing.
+
+Shapes use ``B`` for batch, ``T`` for (padded) frames and ``C`` for channels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from serkit.errors import ConfigError
+
+#: The input kinds a torch model can take: one vector per utterance, or padded frames.
+INPUT_KINDS: tuple[str, ...] = ("vector", "frames")
+
+
+def check_input_kind(input_kind: str, *, model: str, allowed: tuple[str, ...] = INPUT_KINDS) -> str:
+    """Return ``input_kind`` or raise ConfigError naming the kinds ``model`` accepts."""
+    if input_kind not in allowed:
+        raise ConfigError(
+            f"model {model!r} takes input_kind {' or '.join(map(repr, allowed))}, not {input_kind!r}"
+        )
+    return input_kind
+
+
+def check_positive(model: str, **values: int | float) -> None:
+    """Raise ConfigError for the first of ``values`` that is not > 0."""
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"model {model!r}: {name} must be > 0, not {value!r}")
+
+
+def check_dropout(model: str, dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model {model!r}: dropout must be in [0, 1), not {dropout!r}")
+
+
+def frame_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Lengths of a padded ``(B, T, C)`` batch as a CPU int64 tensor ``(B,)``; all ``T`` when None.
+
+    Raises:
+        ValueError: lengths of the wrong shape, < 1, or longer than ``T``.
+    """
+    batch, frames = x.shape[0], x.shape[1]
+    if lengths is None:
+        return torch.full((batch,), frames, dtype=torch.long)
+    lengths = torch.as_tensor(lengths).to("cpu", torch.long)
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},), not {tuple(lengths.shape)}")
+    if batch and (int(lengths.min()) < 1 or int(lengths.max()) > frames):
+        raise ValueError(f"lengths must be in [1, {frames}] (the padded frame count), got {lengths.tolist()}")
+    return lengths
+
+
+def sequence_mask(lengths: torch.Tensor, frames: int, *, device: torch.device | None = None) -> torch.Tensor:
+    """``(B, frames)`` bool mask, True on real frames and False on padding."""
+    steps = torch.arange(frames, device=device)
+    return steps.unsqueeze(0) < lengths.to(device).unsqueeze(1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over dim 1 of ``x`` ``(B, T, C)`` counting only frames where ``mask`` ``(B, T)`` is True."""
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    # where() rather than multiply: padding may hold inf/nan and must not leak in.
+    total = torch.where(mask.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device)).sum(1)
+    return total / weights.sum(1).clamp_min(1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Max over dim 1 of ``x`` ``(B, T, C)`` over real frames only."""
+    fill = torch.finfo(x.dtype).min
+    return x.masked_fill(~mask.unsqueeze(-1), fill).amax(1)
+
+
+def last_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x[b, lengths[b] - 1]`` for each b: the last real frame of ``(B, T, C)``."""
+    index = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])
+    return x.gather(1, index).squeeze(1)
+
+
+def interval_pool(x: torch.Tensor, lengths: torch.Tensor, n_intervals: int) -> torch.Tensor:
+    """Average the real frames of each utterance into ``n_intervals`` equal time intervals.
+
+    Interval ``s`` of an utterance with ``L`` real frames covers frames
+    ``[floor(s*L/S), ceil((s+1)*L/S))`` (``adaptive_avg_pool1d``'s rule), so it is never
+    empty, intervals repeat frames when ``L < S``, and padding never enters.
+
+    Args:
+        x: ``(B, T, C)`` padded frames.
+        lengths: ``(B,)`` real frame counts.
+        n_intervals: ``S``.
+
+    Returns:
+        ``(B, S, C)``.
+    """
+    frames = x.shape[1]
+    lengths = lengths.to(x.device).view(-1, 1, 1)
+    s = torch.arange(n_intervals, device=x.device).view(1, -1, 1)
+    start = (s * lengths) // n_intervals
+    end = ((s + 1) * lengths + n_intervals - 1) // n_intervals
+    t = torch.arange(frames, device=x.device).view(1, 1, -1)
+    inside = (t >= start) & (t < end)  # (B, S, T)
+    weights = inside.to(x.dtype) / (end - start).to(x.dtype)
+    x = torch.where(sequence_mask(lengths.view(-1), frames, device=x.device).unsqueeze(-1), x, 0.0)
+    return torch.bmm(weights, x)
+
+
+def vector_as_steps(x: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Cut each vector of ``(B, D)`` into ``n_steps`` consecutive chunks: ``(B, n_steps, ceil(D/n_steps))``.
+
+    The vector is zero-padded at the end when ``D`` is not a multiple of ``n_steps``.
+    """
+    width = steps_width(x.shape[1], n_steps)
+    pad = n_steps * width - x.shape[1]
+    if pad:
+        x = F.pad(x, (0, pad))
+    return x.reshape(x.shape[0], n_steps, width)
+
+
+def steps_width(dim: int, n_steps: int) -> int:
+    """Channels per step when a ``dim``-vector is cut into ``n_steps`` steps."""
+    return math.ceil(dim / n_steps)
+
+
+def squash(s: torch.Tensor, *, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
+    """CapsNet's squash: keeps the direction, maps the length ``|s|`` to ``|s|^2 / (1 + |s|^2)``."""
+    sq = (s * s).sum(dim, keepdim=True)
+    return s * (sq / (1.0 + sq) / torch.sqrt(sq + eps))
+
+
+def sinusoidal_positions(n: int, dim: int, *, device: torch.device | None = None) -> torch.Tensor:
+    """The transformer's fixed sinusoidal position table ``(n, dim)``."""
+    position = torch.arange(n, device=device, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(n, dim, device=device)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
+    return table
+
+
+class CapsuleRouting(nn.Module):
+    """Dynamic routing from ``n_in`` input capsules to one output capsule per class.
+
+    Each input capsule ``u_i`` (``in_dim``) predicts every class capsule through its own
+    matrix, ``a_ij = W_ij u_i`` (``out_dim``). Two routing rules:
+
+    * ``modified=False``: Sabour et al. (2017). Scalar logits ``b_ij`` start at 0 and are
+      accumulated, ``b_ij += <a_ij, v_j>``; ``c_ij = softmax_j(b_ij)``;
+      ``v_j = squash(sum_i c_ij a_ij)``.
+    * ``modified=True``: our reading of SpeechNet's eqs. 12-14. The similarity is taken per
+      dimension, ``u_ij = a_ij * v_j`` (elementwise, eq. 12), and it *replaces* the
+      coefficients each iteration, ``c_ij = softmax_j(u_ij)`` per dimension (eq. 13), so each
+      of the ``out_dim`` dimensions of an input capsule is routed on its own ("dynamic
+      weighting"); ``v_j = squash(sum_i c_ij * a_ij)`` (eq. 14).
+
+    Both start from uniform coefficients ``1/n_classes``.
+
+    Args:
+        n_in: input capsules.
+        in_dim: their size ``d``.
+        n_classes: output capsules.
+        out_dim: output capsule size.
+        iterations: routing iterations (>= 1).
+        modified: which rule, above.
+
+    Shapes:
+        forward: ``(B, n_in, in_dim)`` squashed capsules → ``(B, n_classes, out_dim)`` squashed
+        class capsules; the length of each is the class's score in [0, 1).
+    """
+
+    def __init__(self, n_in: int, in_dim: int, n_classes: int, out_dim: int, *, iterations: int = 2,
+                 modified: bool = True):
+        super().__init__()
+        self.n_in, self.in_dim, self.n_classes, self.out_dim = n_in, in_dim, n_classes, out_dim
+        self.iterations, self.modified = iterations, modified
+        # (n_in, in_dim, n_classes * out_dim): one bmm over input capsules makes every prediction.
+        # The scale keeps the first s_j near unit length for typical squashed inputs.
+        scale = n_classes / math.sqrt(in_dim * n_in)
+        self.weight = nn.Parameter(torch.randn(n_in, in_dim, n_classes * out_dim) * scale)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        batch = u.shape[0]
+        # Layout (n_in, B, classes, out_dim), contiguous: every routing op is a plain
+        # elementwise pass or a reduction over dim 0, which keeps training fast on a CPU.
+        a = torch.bmm(u.transpose(0, 1), self.weight).view(self.n_in, batch, self.n_classes, self.out_dim)
+        v = squash(a.sum(0) / self.n_classes)  # uniform first coefficients: (B, classes, out)
+        b = None
+        for _ in range(self.iterations - 1):
+            if self.modified:
+                c = torch.softmax(a * v, dim=2)  # per dimension
+            else:
+                agreement = (a * v).sum(-1, keepdim=True)
+                b = agreement if b is None else b + agreement
+                c = torch.softmax(b, dim=2)  # (n_in, B, classes, 1)
+            v = squash((c * a).sum(0))
+        return v
+
+    def extra_repr(self) -> str:
+        return (f"n_in={self.n_in}, in_dim={self.in_dim}, n_classes={self.n_classes}, out_dim={self.out_dim}, "
+                f"iterations={self.iterations}, modified={self.modified}")
+
+
+def capsule_logits(v: torch.Tensor, *, eps: float = 1e-20) -> torch.Tensor:
+    """Logits from class capsules ``(B, classes, dim)``: the log of each capsule's length.
+
+    softmax of these logits is the capsule lengths normalised to sum 1, so the predicted class
+    (argmax) is the longest capsule, as in CapsNet.
+    """
+    return 0.5 * torch.log((v * v).sum(-1) + eps)
