@@ -48,7 +48,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ import numpy as np
 
 from serkit.corpora.base import Utterance
 from serkit.errors import SplitError
+from serkit.fileio import atomic_write_text
 from serkit.registry import Registry
 
 __all__ = [
@@ -160,15 +160,7 @@ class SplitPlan:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the plan to ``path`` atomically (temp file, then rename); returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, self.to_json())
         return path
 
     @classmethod

@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from serkit.fileio import atomic_open
 from serkit.errors import SerkitError
 
 #: The fixed columns of predictions.csv, in order; ``p_<label>`` columns follow.
@@ -112,15 +111,8 @@ def atomic_write(path: str | Path, write: Callable[[io.TextIOBase], None]) -> Pa
     A reader never sees a half-written file, and a failed write leaves no temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        write(handle)
     return path
 
 

@@ -20,13 +20,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import serkit
+from serkit.fileio import atomic_open, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -114,28 +114,10 @@ class FeatureCache:
     def _write_description(self, folder: Path, extractor: Any) -> None:
         info = folder / "extractor.json"
         if not info.exists():
-            _atomic_write_bytes(info, (json.dumps(json.loads(_describe(extractor)),
+            atomic_write_bytes(info, (json.dumps(json.loads(_describe(extractor)),
                                                   indent=2, sort_keys=True) + "\n").encode())
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        # Including KeyboardInterrupt: never leave the temporary file behind.
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
