@@ -1,3 +1,31 @@
-"""serkit: speech emotion recognition toolkit."""
+"""serkit: speech emotion recognition toolkit.
+
+The public API, imported lazily so that ``import serkit`` (and serkit.evaluation) stays
+light and never pulls in torch:
+
+    load_audio, load_corpus, check_corpus, make_split, SplitPlan,
+    load_config, run_experiment, build_report
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
+
+_API = {
+    "load_audio": "serkit.audio",
+    "load_corpus": "serkit.corpora",
+    "check_corpus": "serkit.corpora",
+    "make_split": "serkit.splits",
+    "SplitPlan": "serkit.splits",
+    "load_config": "serkit.training.config",
+    "run_experiment": "serkit.training.runner",
+    "build_report": "serkit.evaluation",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'serkit' has no attribute {name!r}")
