@@ -60,9 +60,11 @@ class Dataset:
     classes: list[str]
     targets: np.ndarray
 
+    def __post_init__(self):
+        self._position = {u.id: i for i, u in enumerate(self.corpus.utterances)}
+
     def index_of(self, ids) -> np.ndarray:
-        position = {u.id: i for i, u in enumerate(self.corpus.utterances)}
-        return np.array([position[i] for i in ids], dtype=np.int64)
+        return np.array([self._position[i] for i in ids], dtype=np.int64)
 
 
 def run_experiment(
@@ -85,13 +87,12 @@ def run_experiment(
         torch.set_num_threads(config.training.num_threads)
     dataset = load_dataset(config, data_root=data_root, progress=progress)
     _write_protocol(out, config, dataset)
-    jobs = [(seed, k) for seed in config.seed_list for k in range(len(_plan(out, config, dataset, seed).folds))]
-    for seed, k in tqdm(jobs, desc=config.experiment, disable=not progress):
+    plans = {seed: _plan(out, config, dataset, seed) for seed in config.seed_list}
+    jobs = [(seed, k, fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+    for seed, k, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
         fold_dir = out / f"seed={seed}" / f"fold={k}"
-        if (fold_dir / "predictions.csv").exists():
-            continue
-        fold = _plan(out, config, dataset, seed).folds[k]
-        run_fold(config, dataset, fold, seed=seed, fold_index=k, fold_dir=fold_dir, progress=progress)
+        if not (fold_dir / "predictions.csv").exists():
+            run_fold(config, dataset, fold, seed=seed, fold_index=k, fold_dir=fold_dir, progress=progress)
     return build_report(out)
 
 
