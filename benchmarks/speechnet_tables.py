@@ -31,14 +31,22 @@ def pct(metric: dict | None) -> str:
     return f"{100 * metric['mean']:.2f} ± {100 * (metric.get('std') or 0):.2f}"
 
 
+def fold_seconds(run_dir: Path) -> str:
+    """Median wall time of one fold: the gaps between consecutive predictions.csv writes
+    (folds run one after another, so a gap is one fold's features-to-predictions time)."""
+    times = sorted(p.stat().st_mtime for p in run_dir.rglob("predictions.csv"))
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    return "—" if not gaps else f"{sorted(gaps)[len(gaps) // 2]:.0f} s"
+
+
 def load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def table3(runs: Path) -> None:
     print("## Table 3: random 90/10, 10 runs\n")
-    print("| corpus | runs | accuracy | macro precision | macro recall | macro F1 | paper accuracy | gap |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| corpus | runs | accuracy | macro precision | macro recall | macro F1 | paper accuracy | gap | s/run |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for corpus, paper in PAPER_TABLE3.items():
         report = load(runs / f"speechnet_{corpus}_random" / "report.json")
         if report is None:
@@ -47,22 +55,25 @@ def table3(runs: Path) -> None:
         m = report["metrics"]
         gap = 100 * m["accuracy"]["mean"] - paper
         print(f"| {corpus} | {m['accuracy']['n']} | {pct(m['accuracy'])} | {pct(m['macro_precision'])} | "
-              f"{pct(m['macro_recall'])} | {pct(m['macro_f1'])} | {paper:.2f} | {gap:+.2f} |")
+              f"{pct(m['macro_recall'])} | {pct(m['macro_f1'])} | {paper:.2f} | {gap:+.2f} | "
+              f"{fold_seconds(runs / f'speechnet_{corpus}_random')} |")
 
 
 def loso(runs: Path) -> None:
     print("\n## Leave-one-speaker-out (speaker independent)\n")
-    print("| corpus | UA (uar) | WA (war) | macro F1 | target UA |")
-    print("|---|---|---|---|---|")
+    print("| corpus | folds | UA (uar) | WA (war) | macro F1 | target UA | s/fold |")
+    print("|---|---|---|---|---|---|---|")
     for corpus in PAPER_TABLE3:
         report = load(runs / f"speechnet_{corpus}_loso" / "report.json")
         target = LOSO_UA_TARGET.get(corpus)
         target = "—" if target is None else f"{target:.1f}"
         if report is None:
-            print(f"| {corpus} | not run | | | {target} |")
+            print(f"| {corpus} | not run | | | | {target} | |")
             continue
         m = report["metrics"]
-        print(f"| {corpus} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {target} |")
+        folds = len(report.get("per_fold") or [])
+        print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {target} | "
+              f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} |")
 
 
 def variants(runs: Path, name: str, title: str, paper: dict | None = None) -> None:

@@ -161,3 +161,13 @@ def test_short_real_training_on_emodb_beats_the_majority_baseline(tmp_path):
     accuracy = report["metrics"]["accuracy"]["mean"]
     majority = report["majority_baseline"]["accuracy"]
     assert accuracy > majority + 0.2, (accuracy, majority)
+
+
+def test_a_fixed_split_seed_gives_every_run_the_same_test_side(fake_root, tmp_path):
+    fixed = config(protocol={"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.2},
+                             "split_seed": 7}, training={"epochs": 2, "batch_size": 8})
+    report = run_experiment(fixed, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    tested = [{r["utt_id"] for r in read_rows(tmp_path / "run" / f"seed={s}" / "fold=0" / "predictions.csv")}
+              for s in (0, 1)]
+    assert tested[0] == tested[1]
+    assert report["reproducibility"]["plr"] is not None

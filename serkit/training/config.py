@@ -53,6 +53,10 @@ class ProtocolConfig:
 
     split: str = "holdout"
     params: dict[str, Any] = field(default_factory=dict)
+    #: None: every run seed draws its own split (variance over data and training). An int:
+    #: every run uses the split of this seed, so runs differ only in training randomness,
+    #: as the SpeechNet reproducibility metrics (GLR ... PCLR) require.
+    split_seed: int | None = None
 
 
 @dataclass

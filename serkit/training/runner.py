@@ -293,7 +293,8 @@ def _plan(out: Path, config: ExperimentConfig, dataset: Dataset, seed: int) -> S
     path = out / f"seed={seed}" / "folds.json"
     if path.exists():
         return SplitPlan.load(path)
-    plan = make_split(dataset.corpus.utterances, config.protocol.split, seed=seed, **config.protocol.params)
+    split_seed = seed if config.protocol.split_seed is None else config.protocol.split_seed
+    plan = make_split(dataset.corpus.utterances, config.protocol.split, seed=split_seed, **config.protocol.params)
     plan.save(path)
     return plan
 
@@ -326,6 +327,7 @@ def _write_protocol(out: Path, config: ExperimentConfig, dataset: Dataset) -> No
         "name": config.experiment,
         "split": config.protocol.split,
         "split_params": config.protocol.params,
+        "split_seed": "run seed" if config.protocol.split_seed is None else config.protocol.split_seed,
         "seeds": config.seed_list,
         "corpora": config.data.corpora,
         "label_scheme": config.data.label_scheme,
