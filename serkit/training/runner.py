@@ -101,7 +101,7 @@ def _run_variants(config: ExperimentConfig, out: Path, *, data_root, progress: b
         name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
         for name, variant in variant_configs(config).items()
     }
-    summary = {"experiment": config.experiment, "variants": {name: _headline(r) for name, r in reports.items()}}
+    summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "summary.md", _summary_markdown(summary))
     return summary
@@ -112,7 +112,7 @@ HEADLINE_METRICS = ("accuracy", "uar", "macro_precision", "macro_recall", "macro
 HEADLINE_REPRODUCIBILITY = ("plr", "pclr")
 
 
-def _headline(report: dict) -> dict:
+def headline(report: dict) -> dict:
     metrics = {k: report["metrics"][k] for k in HEADLINE_METRICS if k in report.get("metrics", {})}
     repro = report.get("reproducibility") or {}
     return {"metrics": metrics, "reproducibility": {k: repro.get(k) for k in HEADLINE_REPRODUCIBILITY}}
