@@ -84,6 +84,29 @@ class Corpus:
         return Corpus(self.name, self.root, [u for u in self.utterances if keep(u)], None)
 
 
+def utterance_from_fields(
+    fields: Mapping[str, str], *, id: str, path: Path, corpus: str, language: str | None, **more
+) -> Utterance:
+    """An Utterance from a file-name parser's fields.
+
+    ``fields`` holds at least ``code`` (the corpus label), ``emotion`` and ``speaker`` (the
+    corpus's own speaker code, prefixed here with the corpus), and optionally ``gender``
+    and ``text_id``; ``more`` sets or overrides any other Utterance field.
+    """
+    return Utterance(
+        id=id,
+        path=path,
+        corpus=corpus,
+        emotion=fields["emotion"],
+        corpus_label=fields["code"],
+        speaker=f"{corpus}-{fields['speaker']}",
+        gender=more.pop("gender", fields.get("gender")),
+        text_id=more.pop("text_id", fields.get("text_id")),
+        language=language,
+        **more,
+    )
+
+
 def merge_corpora(corpora: Iterable[Corpus], *, name: str | None = None) -> Corpus:
     """One corpus holding the utterances of several (ids are prefixed with each corpus)."""
     corpora = list(corpora)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, Utterance, find_audio, require_audio, require_dir
+from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, find_audio, require_audio, require_dir, utterance_from_fields
 from serkit.corpora.check import build_corpus, expected_ids
 from serkit.errors import CorpusError
 
@@ -87,16 +87,8 @@ def load(root: str | Path) -> Corpus:
     for path in files:
         f = parse_filename(path.name, speaker=path.parent.parent.name, emotion=path.parent.name)
         utterances.append(
-            Utterance(
-                id=f"{f['speaker']}_{f['code']}_{f['text_id']}",
-                path=path,
-                corpus=NAME,
-                emotion=f["emotion"],
-                corpus_label=f["code"],
-                speaker=f"{NAME}-{f['speaker']}",
-                gender=f["gender"],
-                text_id=f["text_id"],
-                language=LANGUAGE,
+            utterance_from_fields(
+                f, id=f"{f['speaker']}_{f['code']}_{f['text_id']}", path=path, corpus=NAME, language=LANGUAGE
             )
         )
     return build_corpus(NAME, root, utterances, PUBLISHED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, Utterance, find_audio, require_audio, require_dir
+from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, find_audio, require_audio, require_dir, utterance_from_fields
 from serkit.corpora.check import build_corpus
 from serkit.errors import CorpusError
 
@@ -94,17 +94,8 @@ def load(root: str | Path) -> Corpus:
     for path in files:
         f = parse_filename(path.name)
         utterances.append(
-            Utterance(
-                id=path.stem,
-                path=path,
-                corpus=NAME,
-                emotion=f["emotion"],
-                corpus_label=f["code"],
-                speaker=f"{NAME}-{f['speaker']}",
-                gender=f["gender"],
-                text_id=f["text_id"],
-                language=LANGUAGE,
-                extra={"version": f["version"]},
+            utterance_from_fields(
+                f, id=path.stem, path=path, corpus=NAME, language=LANGUAGE, extra={"version": f["version"]}
             )
         )
     return build_corpus(NAME, root, utterances, PUBLISHED)

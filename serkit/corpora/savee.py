@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, Utterance, find_audio, require_audio, require_dir
+from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, find_audio, require_audio, require_dir, utterance_from_fields
 from serkit.corpora.check import build_corpus, expected_ids
 from serkit.errors import CorpusError
 
@@ -98,16 +98,8 @@ def load(root: str | Path) -> Corpus:
         folder = path.parent.name
         f = parse_filename(path.name, speaker=folder if folder in SPEAKER_GENDERS else None)
         utterances.append(
-            Utterance(
-                id=f"{f['speaker']}_{f['code']}{f['index']}",
-                path=path,
-                corpus=NAME,
-                emotion=f["emotion"],
-                corpus_label=f["code"],
-                speaker=f"{NAME}-{f['speaker']}",
-                gender=f["gender"],
-                language=LANGUAGE,
-                extra={"index": f["index"]},
+            utterance_from_fields(
+                f, id=f"{f['speaker']}_{f['code']}{f['index']}", path=path, corpus=NAME, language=LANGUAGE, extra={"index": f["index"]}
             )
         )
     return build_corpus(NAME, root, utterances, PUBLISHED)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, Utterance, find_audio, require_audio, require_dir
+from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, find_audio, require_audio, require_dir, utterance_from_fields
 from serkit.corpora.check import build_corpus, expected_ids
 from serkit.errors import CorpusError
 
@@ -98,17 +98,8 @@ def load(root: str | Path) -> Corpus:
         if f["quirk"]:
             extra["file_name_quirk"] = f"speaker written {f['quirk']!r} upstream"
         utterances.append(
-            Utterance(
-                id=f"{f['speaker']}_{f['word']}_{f['code']}",
-                path=path,
-                corpus=NAME,
-                emotion=f["emotion"],
-                corpus_label=f["code"],
-                speaker=f"{NAME}-{f['speaker']}",
-                gender=f["gender"],
-                text_id=f["word"],
-                language=LANGUAGE,
-                extra=extra,
+            utterance_from_fields(
+                f, id=f"{f['speaker']}_{f['word']}_{f['code']}", path=path, corpus=NAME, language=LANGUAGE, text_id=f["word"], extra=extra
             )
         )
     return build_corpus(NAME, root, utterances, PUBLISHED)
