@@ -124,11 +124,23 @@ def _add_report(commands) -> None:
 def _report(args) -> int:
     from serkit.evaluation import build_report
 
-    report = build_report(args.run_dir, out_dir=args.out)
-    out = args.out or args.run_dir
-    print(_metrics_line(report))
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'} and figures/")
+    # A run of several variants holds one run folder per variant: report each on its own
+    # rather than pooling different models' predictions as if they were seeds.
+    variants = _variant_dirs(args.run_dir)
+    targets = {d.name: (d, (args.out / d.name) if args.out else None) for d in variants} or {
+        None: (args.run_dir, args.out)}
+    for name, (run_dir, out) in targets.items():
+        report = build_report(run_dir, out_dir=out)
+        out = out or run_dir
+        print(f"{name}: {_metrics_line(report)}" if name else _metrics_line(report))
+        print(f"wrote {out / 'report.md'}, {out / 'report.json'} and figures/")
     return 0
+
+
+def _variant_dirs(run_dir: Path) -> list[Path]:
+    if not run_dir.is_dir() or any(run_dir.glob("seed=*")):
+        return []
+    return sorted(d for d in run_dir.iterdir() if d.is_dir() and (d / "protocol.json").exists())
 
 
 def _metrics_line(report: dict) -> str:

@@ -171,3 +171,15 @@ def test_a_fixed_split_seed_gives_every_run_the_same_test_side(fake_root, tmp_pa
               for s in (0, 1)]
     assert tested[0] == tested[1]
     assert report["reproducibility"]["plr"] is not None
+
+
+def test_variants_run_side_by_side_and_are_reported_separately(fake_root, tmp_path, capsys):
+    both = config(seeds=1, training={"epochs": 2, "batch_size": 8},
+                  variants={"speechnet": {}, "svm": {"model.name": "svm"}})
+    both = config_from_dict({**both.to_dict(), "protocol": {"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}}})
+    summary = run_experiment(both, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    assert list(summary["variants"]) == ["speechnet", "svm"]
+    assert (tmp_path / "run" / "summary.md").exists()
+    assert main(["report", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("wrote") == 2 and "svm: accuracy" in out
