@@ -42,10 +42,9 @@ never NaN), ``pitch_voiced`` is 0/1 and ``pitch_periodicity`` is 1 − d'(τ) cl
 [0, 1] (0 in silent frames). pYIN was measured as the alternative: on a 3 s EmoDB clip
 (16 kHz, 1024/256) pyin takes 480-660 ms and yin 8-12 ms (two runs on a shared 2-core
 machine; ``benchmarks/bench_features.py --pitch-trackers``), so pyin alone would cost about
-two minutes of the EmoDB extraction on two cores, yin a few seconds. On 18 EmoDB
-files this voicing decision agrees with pyin's HMM voicing on 87 % of frames (worst file
-74 %, one where pyin calls no frame voiced), and the f0 of frames both
-call voiced matches pyin's (median ratio 1.000).
+two minutes of the EmoDB extraction on two cores, yin a few seconds. The voicing threshold was set by comparing
+with pyin's voicing on EmoDB files during development (exploratory, not a committed
+benchmark).
 
 Tonnetz: ``librosa.feature.tonnetz(y=...)`` would run a harmonic/percussive separation
 and a CQT chroma (about 285 ms per 3 s clip); serkit passes the STFT chroma it already
