@@ -53,6 +53,11 @@ def partial_summary(run_dir: Path) -> dict:
     return {"variants": {name: headline(r) for name, r in reports.items()}}
 
 
+def variant_summary(run_dir: Path) -> dict:
+    """summary.json of a finished variants run, else the variants finished so far."""
+    return load(run_dir / "summary.json") or partial_summary(run_dir)
+
+
 def load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -91,9 +96,9 @@ def loso(runs: Path) -> None:
 
 
 def ablation(runs: Path) -> None:
-    summary = load(runs / "speechnet_emodb_ablation" / "summary.json")
+    summary = variant_summary(runs / "speechnet_emodb_ablation")
     print("\n## Table 2: ablation on EmoDB (random 90/10)\n")
-    if summary is None:
+    if not summary["variants"]:
         print("not run\n")
         return
     print("| variant | runs | accuracy | macro precision | macro recall | macro F1 | paper accuracy |")
@@ -105,7 +110,7 @@ def ablation(runs: Path) -> None:
 
 
 def variants(runs: Path, name: str, title: str, paper: dict | None = None) -> None:
-    summary = load(runs / name / "summary.json") or partial_summary(runs / name)
+    summary = variant_summary(runs / name)
     print(f"\n## {title}\n")
     if not summary["variants"]:
         print("not run\n")

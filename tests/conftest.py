@@ -39,3 +39,15 @@ def write_tone(path: Path, *, seconds: float = 0.5, rate: int = 16_000, freq: fl
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), x.astype(np.float32), rate)
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread: small models, and OpenMP barriers make 2-thread runs
+    many times slower when other processes share the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

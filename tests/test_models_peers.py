@@ -22,14 +22,7 @@ N_FEATURES, N_CLASSES = 107, 5
 TORCH_MODELS = [name for name in MODELS if not is_sklearn(name)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # One thread: these models are small, and OpenMP barriers make 2-thread runs many times
-    # slower when other processes share the cores.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_registered_names():

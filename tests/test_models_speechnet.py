@@ -18,14 +18,7 @@ SWITCHES = ["information_encoding", "speech_recall", "pre_attention", "speech_at
             "routing", "modified_routing"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # One thread: these models are small, and OpenMP barriers make 2-thread runs many times
-    # slower when other processes share the cores.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def model(seed: int = 0, **params) -> SpeechNet:
