@@ -10,11 +10,17 @@ import argparse
 import json
 import logging
 import sys
+from importlib import import_module
 from pathlib import Path
 
 from serkit.errors import SerkitError
 
 log = logging.getLogger("serkit")
+
+#: Commands that live in serkit/commands/, one module each with ``add_parser(commands)``.
+#: Each imports its heavy dependencies (torch, FastAPI, Streamlit) only when it runs.
+COMMAND_MODULES = tuple(f"serkit.commands.{name}" for name in
+                        ("search", "bundle", "predict", "export", "serve", "demo"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpora(commands)
     _add_report(commands)
     _add_run(commands)
+    for module in COMMAND_MODULES:
+        import_module(module).add_parser(commands)
     return parser
 
 
