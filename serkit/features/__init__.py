@@ -31,6 +31,7 @@ from serkit.errors import ConfigError
 from serkit.features.cache import FeatureCache, default_cache_root, file_sha256
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.features.fusion import Fusion107
+from serkit.features.logmel import LogMel
 from serkit.registry import Registry
 
 
@@ -59,6 +60,7 @@ class FeatureExtractor(Protocol):
 #: Feature kinds by name. Registering here (not in the modules) keeps the list in one place.
 FEATURES: Registry[type] = Registry("feature")
 FEATURES.register("fusion107")(Fusion107)
+FEATURES.register("logmel")(LogMel)
 
 
 def make_features(name: str, **params: Any) -> FeatureExtractor:
@@ -99,6 +101,7 @@ __all__ = [
     "FeatureCache",
     "FeatureExtractor",
     "Fusion107",
+    "LogMel",
     "Standardizer",
     "default_cache_root",
     "extract_corpus",

@@ -77,7 +77,7 @@ _CHROMA_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
 _TONNETZ_NAMES = ["fifth_x", "fifth_y", "minor3_x", "minor3_y", "major3_x", "major3_y"]
 _CONTRAST_FMIN = 200.0
 _CONTRAST_BANDS = 6
-_POOLINGS = ("mean", "none")
+_POOLINGS = ("mean", "meanstd", "none")
 
 
 class Fusion107:
@@ -94,7 +94,9 @@ class Fusion107:
         fmax: highest f0 searched, Hz.
         voicing_threshold: largest YIN aperiodicity d'(τ) of a voiced frame, in (0, 1].
         pooling: ``"mean"`` → one ``(dim,)`` vector per signal (the paper's reading);
-            ``"none"`` → ``(frames, dim)``.
+            ``"meanstd"`` → the mean and the standard deviation over frames (214 values:
+            how much each descriptor moves carries emotion too); ``"none"`` →
+            ``(frames, dim)``.
 
     Raises:
         ConfigError: a parameter out of range.
@@ -151,7 +153,7 @@ class Fusion107:
 
     @property
     def output(self) -> Literal["vector", "frames"]:
-        return "vector" if self.pooling == "mean" else "frames"
+        return "frames" if self.pooling == "none" else "vector"
 
     @property
     def blocks(self) -> dict[str, list[str]]:
@@ -177,12 +179,20 @@ class Fusion107:
         }
 
     @property
-    def feature_names(self) -> list[str]:
+    def frame_feature_names(self) -> list[str]:
+        """The 107 names of one frame's features (``pooling="none"``/``"mean"``)."""
         return [n for names in self.blocks.values() for n in names]
 
     @property
+    def feature_names(self) -> list[str]:
+        names = self.frame_feature_names
+        if self.pooling == "meanstd":
+            return [f"{n}_mean" for n in names] + [f"{n}_std" for n in names]
+        return names
+
+    @property
     def dim(self) -> int:
-        return 3 * self.n_mfcc + 32
+        return (3 * self.n_mfcc + 32) * (2 if self.pooling == "meanstd" else 1)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -206,6 +216,9 @@ class Fusion107:
         frames = self.frames(signal)
         if self.pooling == "mean":
             return frames.mean(axis=0, dtype=np.float64).astype(np.float32)
+        if self.pooling == "meanstd":
+            return np.concatenate([frames.mean(axis=0, dtype=np.float64),
+                                   frames.std(axis=0, dtype=np.float64)]).astype(np.float32)
         return frames
 
     def frames(self, signal: np.ndarray) -> np.ndarray:

@@ -56,11 +56,13 @@ from serkit.models.peers import (  # noqa: E402
     CNNClassifier,
     GRUClassifier,
     LSTMClassifier,
+    MLPClassifier,
     TCNClassifier,
     TransformerClassifier,
     make_svm,
 )
 from serkit.models.speechnet import SpeechNet  # noqa: E402
+from serkit.models.cnn_transformer import CNNTransformer  # noqa: E402
 
 #: Every model by name (torch and scikit-learn).
 MODELS: Registry = Registry("model")
@@ -88,7 +90,9 @@ _register("cnn", CNNClassifier)
 _register("transformer", TransformerClassifier)
 _register("autoencoder", AutoencoderClassifier)
 _register("tcn", TCNClassifier)
+_register("mlp", MLPClassifier)
 _register("svm", make_svm, sklearn=True)
+_register("cnn_transformer", CNNTransformer)
 
 
 def is_sklearn(name: str) -> bool:
@@ -108,6 +112,25 @@ def make_model(name: str, n_features: int, n_classes: int, **params: Any):
         ConfigError: unknown model, unknown parameter, or a parameter out of range.
     """
     return MODELS.get(name)(n_features, n_classes, **params)
+
+
+def resolved_params(name: str, extractor: Any, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` plus what model ``name`` takes from its features' shape.
+
+    A model built for fixed-length spectrograms (e.g. ``cnn_transformer``) takes
+    ``n_frames``; it comes from the extractor's ``n_frames`` unless given. Bundles store
+    the resolved params so that the weights load without the extractor's help.
+    """
+    params = dict(params or {})
+    frames = getattr(extractor, "n_frames", None)
+    if "n_frames" in model_params(name) and "n_frames" not in params and frames is not None:
+        params["n_frames"] = int(frames)
+    return params
+
+
+def make_model_for(name: str, extractor: Any, n_classes: int, **params: Any):
+    """Build model ``name`` for the features of ``extractor`` (its dim and frame count)."""
+    return make_model(name, extractor.dim, n_classes, **resolved_params(name, extractor, params))
 
 
 def model_params(name: str) -> dict[str, Any]:
@@ -162,8 +185,10 @@ __all__ = [
     "SKLEARN_MODELS",
     "AutoencoderClassifier",
     "CNNClassifier",
+    "CNNTransformer",
     "GRUClassifier",
     "LSTMClassifier",
+    "MLPClassifier",
     "SpeechNet",
     "TCNClassifier",
     "TransformerClassifier",
@@ -173,8 +198,10 @@ __all__ = [
     "keyword_params",
     "make_loss",
     "make_model",
+    "make_model_for",
     "make_svm",
     "model_input_kind",
     "model_params",
     "n_parameters",
+    "resolved_params",
 ]

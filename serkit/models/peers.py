@@ -322,3 +322,46 @@ def make_svm(n_features: int, n_classes: int, *, input_kind: str = "vector", C: 
     steps = [("scale", StandardScaler())] if scale else []
     steps.append(("svm", CalibratedClassifierCV(svc, method="sigmoid", cv=calibration_folds, ensemble=False)))
     return Pipeline(steps)
+
+
+class MLPClassifier(nn.Module):
+    """Multilayer perceptron on one feature vector per utterance (the SERCT thesis's MLP baseline).
+
+    Hidden layers are Linear → LayerNorm → ReLU → Dropout (LayerNorm, not BatchNorm, so a
+    last mini-batch of one utterance trains); frames are averaged over real
+    frames first. Small and fast: the bundled default model is one (docs/default-model.md).
+
+    Args:
+        n_features, n_classes: input width and classes.
+        input_kind: "vector" or "frames".
+        hidden_units: width of each hidden layer.
+        dropout: after each hidden layer.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, *, input_kind: str = "vector",
+                 hidden_units: tuple[int, ...] = (256, 128), dropout: float = 0.3):
+        super().__init__()
+        hidden_units = tuple(int(h) for h in hidden_units)
+        self.n_features, self.n_classes, self.input_kind = n_features, n_classes, input_kind
+        self.hidden_units, self.dropout = hidden_units, dropout
+        check_input_kind(input_kind, model="mlp")
+        check_positive("mlp", n_features=n_features, n_classes=n_classes,
+                       **{f"hidden_units[{i}]": h for i, h in enumerate(hidden_units)})
+        check_dropout("mlp", dropout)
+        layers, width = [], n_features
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.LayerNorm(units), nn.ReLU(), nn.Dropout(dropout)]
+            width = units
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.input_kind == "frames":
+            if x.dim() != 3:
+                raise ValueError(f"MLPClassifier with input_kind='frames' expects (batch, frames, features), "
+                                 f"not shape {tuple(x.shape)}")
+            x = masked_mean(x, sequence_mask(frame_lengths(x, lengths), x.shape[1], device=x.device))
+        elif x.dim() != 2:
+            raise ValueError(f"MLPClassifier with input_kind='vector' expects (batch, features), "
+                             f"not shape {tuple(x.shape)}")
+        return self.head(self.body(x))

@@ -15,6 +15,7 @@ Example YAML::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -84,6 +85,18 @@ class TrainingConfig:
 
 
 @dataclass
+class SearchConfig:
+    """A grid search (``serkit search``): dotted config keys → the values to try.
+
+    The Cartesian product of the lists gives the trials; the trial with the best mean
+    validation score (``select``) at the chosen checkpoints wins. Test data never decides.
+    """
+
+    grid: dict[str, list] = field(default_factory=dict)
+    select: str = "val_loss"  # val_loss | val_accuracy
+
+
+@dataclass
 class ExperimentConfig:
     experiment: str
     data: DataConfig
@@ -97,16 +110,26 @@ class ExperimentConfig:
     #: Named variants run side by side (ablations, peer models): each maps dotted keys to
     #: values that override this config, e.g. {no_lstm: {model.params.speech_recall: false}}.
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: A grid search over this config (see serkit.training.search); plain runs ignore it.
+    search: SearchConfig | None = None
 
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        raw = dataclasses.asdict(self)
+        # Configs without a search keep the exact resolved form they had before searches
+        # existed, so run folders made then still resume (the runner compares configs).
+        if raw["search"] is None:
+            del raw["search"]
+        return raw
 
 
 SELECT_CHOICES = ("val_loss", "val_accuracy", "last")
+SEARCH_SELECT_CHOICES = ("val_loss", "val_accuracy")
+#: Top-level keys a search grid cannot vary: they define the search itself.
+UNSEARCHABLE_KEYS = ("search", "variants")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
@@ -185,6 +208,43 @@ def validate(config: ExperimentConfig, source: str) -> None:
             raise ConfigError(f"{source}: training.{name} must be at least 1, not {getattr(t, name)}")
     if t.learning_rate <= 0:
         raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
+    _check_augment(t.augment, source)
+    if config.search is not None:
+        _validate_search(config, source)
+
+
+def _validate_search(config: ExperimentConfig, source: str) -> None:
+    """Each grid key must be a real config key and each value valid there on its own."""
+    search = config.search
+    if search.select not in SEARCH_SELECT_CHOICES:
+        raise ConfigError(f"{source}: search.select must be one of {SEARCH_SELECT_CHOICES}, not {search.select!r}")
+    if config.variants:
+        raise ConfigError(f"{source}: a config cannot have both search and variants; "
+                          "search each variant as a config of its own")
+    base = config.to_dict()
+    del base["search"]
+    for key, values in search.grid.items():
+        key = str(key)
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}: search.grid {key!r} must be a non-empty list of values, not {values!r}")
+        if key.strip().split(".")[0] in UNSEARCHABLE_KEYS:
+            raise ConfigError(f"{source}: search.grid cannot vary {key!r}")
+        for value in values:
+            # Setting the value through the override machinery gives unknown keys their
+            # "did you mean" and wrong types their usual message, before anything trains.
+            raw = copy.deepcopy(base)
+            set_key(raw, key, value)
+            config_from_dict(raw, source=f"{source}: search.grid {key}={value!r}")
+
+
+def _check_augment(augment: list[Component], source: str) -> None:
+    from serkit.augmentation import make_augmentation
+
+    for component in augment:
+        try:
+            make_augmentation(component.name, **component.params)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: training.augment: {exc}") from None
 
 
 def _build(cls, raw: Any, where: str):

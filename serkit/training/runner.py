@@ -24,12 +24,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 from tqdm.auto import tqdm
 
+from serkit.augmentation import augmented_extractors, make_augmentation
 from serkit.corpora import load_corpus
 from serkit.corpora.base import Corpus, merge_corpora
 from serkit.errors import ConfigError
@@ -38,7 +40,7 @@ from serkit.features import make_features
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.fileio import atomic_write_bytes, atomic_write_text
-from serkit.models import make_loss, make_model, is_sklearn
+from serkit.models import is_sklearn, make_loss, make_model, make_model_for
 from serkit.splits import Fold, SplitPlan, make_split
 from serkit.training.config import ExperimentConfig, variant_configs
 from serkit.training.data import FeatureSet, class_weights
@@ -59,6 +61,7 @@ class Dataset:
     features: list[np.ndarray]
     classes: list[str]
     targets: np.ndarray
+    extractor: Any = None
 
     def __post_init__(self):
         self._position = {u.id: i for i, u in enumerate(self.corpus.utterances)}
@@ -151,7 +154,7 @@ def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = T
                               cache=FeatureCache(), progress=progress)
     classes = sorted({u.emotion for u in corpus.utterances})
     targets = np.array([classes.index(u.emotion) for u in corpus.utterances], dtype=np.int64)
-    return Dataset(corpus, features, classes, targets)
+    return Dataset(corpus, features, classes, targets, extractor)
 
 
 def resolve_data_root(root: str | Path | None) -> Path:
@@ -172,6 +175,7 @@ def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, *, seed: in
     fold_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(fold_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     train, val, test = (_side(dataset, ids) for ids in (fold.train, fold.val, fold.test))
+    train = _augmented(config, dataset, fold.train, train, seed=seed, progress=progress)
     scaler = None
     if config.training.standardize:
         scaler = Standardizer().fit(train.features)
@@ -193,8 +197,7 @@ def _fit_torch(config, dataset, train, val, test, *, seed, fold_dir, progress) -
             f"protocol {config.protocol.split!r} gives no validation data, so no checkpoint can be "
             "chosen on it: set protocol.params.val_fraction > 0 or training.select: last"
         )
-    model = make_model(config.model.name, n_features=_feature_dim(dataset),
-                       n_classes=len(dataset.classes), **config.model.params)
+    model = make_model_for(config.model.name, dataset.extractor, len(dataset.classes), **config.model.params)
     weights = torch.from_numpy(class_weights(train.targets, len(dataset.classes)))
     loss_fn = make_loss(settings.loss.name, class_weights=weights, **settings.loss.params)
     state_path = fold_dir / "training_state.pt"
@@ -226,6 +229,23 @@ def _fit_sklearn(config, dataset, train, test, fold_dir) -> np.ndarray:
     probabilities = np.zeros((len(test), len(dataset.classes)))
     probabilities[:, model.classes_] = model.predict_proba(test.features)
     return probabilities
+
+
+def _augmented(config: ExperimentConfig, dataset: Dataset, ids, train: FeatureSet, *, seed: int,
+               progress: bool) -> FeatureSet:
+    """The training side plus its augmented copies (validation and test stay clean)."""
+    if not config.training.augment:
+        return train
+    augmentations = [make_augmentation(c.name, **c.params) for c in config.training.augment]
+    paths = [dataset.corpus.utterances[i].path for i in dataset.index_of(ids)]
+    features, targets = [train.features], [train.targets]
+    for extractor in augmented_extractors(dataset.extractor, augmentations, seed=seed):
+        copies = extract_corpus(paths, extractor, cache=FeatureCache(), progress=progress)
+        features.append(np.stack(copies) if not train.is_sequence else copies)
+        targets.append(train.targets)
+    if train.is_sequence:
+        return FeatureSet([x for part in features for x in part], np.concatenate(targets))
+    return FeatureSet(np.concatenate(features), np.concatenate(targets))
 
 
 def _side(dataset: Dataset, ids) -> FeatureSet:

@@ -1,0 +1,605 @@
+"""Model bundles: a folder holding everything a trained model needs to predict.
+
+Layout::
+
+    <bundle>/
+      bundle.json     what to rebuild (features, model, standardizer, labels) and how it
+                      was made (training, metrics); see :data:`BUNDLE_KEYS`
+      weights.pt      the model's state_dict: tensors only, read with weights_only=True
+      MODEL_CARD.md   optional, for people
+
+``bundle.json`` names the feature extractor and the model by their registry names with
+their parameters, so a bundle holds no pickled code: loading one runs only serkit's own
+constructors, and the weights file is checked against its sha256 first.
+
+Example (``model`` a torch model from :func:`serkit.models.make_model`)::
+
+    from serkit.features import make_features
+    from serkit.inference.bundle import save_bundle, read_bundle
+
+    path = save_bundle("bundles/mine", name="mine", model=model,
+                       extractor=make_features("fusion107"), standardizer=None,
+                       labels=["anger", "happiness", "neutral", "sadness"])
+    read_bundle(path)["labels"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import ConfigError
+from serkit.fileio import atomic_write_bytes, atomic_write_text
+
+FORMAT = "serkit-bundle/1"
+BUNDLE_FILE = "bundle.json"
+WEIGHTS_FILE = "weights.pt"
+CARD_FILE = "MODEL_CARD.md"
+
+#: Every key of bundle.json, in the order it is written.
+BUNDLE_KEYS = ("format", "name", "description", "serkit_version", "labels", "sample_rate",
+               "features", "model", "standardizer", "weights", "weights_sha256", "training",
+               "metrics", "created")
+
+
+# --- writing --------------------------------------------------------------------------
+
+def save_bundle(
+    out_dir: str | Path,
+    *,
+    name: str,
+    model,
+    extractor,
+    standardizer,
+    labels: Sequence[str],
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    description: str = "",
+    card: str | None = None,
+    model_name: str | None = None,
+    model_params: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a bundle folder for a torch ``model`` and the features it reads.
+
+    The folder is written beside ``out_dir`` under a temporary name and renamed into place,
+    so ``out_dir`` is either the complete new bundle or (on failure) what it was before.
+
+    Args:
+        out_dir: the bundle folder; an existing bundle there is replaced.
+        name: the bundle's name (what :func:`serkit.inference.load_model` reports).
+        model: a torch model built by :func:`serkit.models.make_model`.
+        extractor: the feature extractor it reads (:func:`serkit.features.make_features`).
+        standardizer: a fitted :class:`~serkit.features.Standardizer`, or None.
+        labels: the classes in the order of the model's outputs.
+        training: how it was trained (corpora, label scheme, protocol, config).
+        metrics: how well it did.
+        description: one line for listings.
+        card: text of MODEL_CARD.md (none written when None).
+        model_name: the model's registry name; default found from its class.
+        model_params: the constructor parameters it was built with (default none). They are
+            stored verbatim and checked by rebuilding the model and loading the weights.
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Raises:
+        ConfigError: an empty name, labels that do not fit the model, a model that cannot be
+            rebuilt from ``model_name``/``model_params``, or ``out_dir`` an existing folder
+            that is not a bundle (it is never overwritten).
+    """
+    import torch
+
+    out = Path(out_dir)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"a bundle needs a non-empty name, not {name!r}")
+    labels = _check_labels(labels, where="save_bundle")
+    model_name = model_name or _registry_name(model)
+    model_params = dict(model_params or {})
+    weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _check_rebuilds(model_name, model_params, extractor.dim, len(labels), weights)
+    buffer = io.BytesIO()
+    torch.save(weights, buffer)
+    weight_bytes = buffer.getvalue()
+    info = {
+        "format": FORMAT,
+        "name": name,
+        "description": description,
+        "serkit_version": _serkit_version(),
+        "labels": labels,
+        "sample_rate": int(extractor.sample_rate),
+        "features": {"name": extractor.name, "params": dict(extractor.params)},
+        "model": {"name": model_name, "params": model_params,
+                  "n_features": int(extractor.dim), "n_classes": len(labels)},
+        "standardizer": None if standardizer is None else standardizer.state_dict(),
+        "weights": WEIGHTS_FILE,
+        "weights_sha256": hashlib.sha256(weight_bytes).hexdigest(),
+        "training": dict(training or {}),
+        "metrics": dict(metrics or {}),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _check_info(info, out)  # the same checks a reader makes: never write what cannot be read
+
+    def write(folder: Path) -> None:
+        atomic_write_bytes(folder / WEIGHTS_FILE, weight_bytes)
+        atomic_write_text(folder / BUNDLE_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+        if card is not None:
+            atomic_write_text(folder / CARD_FILE, card)
+
+    _write_folder_atomically(out, write)
+    return out
+
+
+def _registry_name(model) -> str:
+    from serkit.models import MODELS, SKLEARN_MODELS
+
+    for name in MODELS.names():
+        if name not in SKLEARN_MODELS and MODELS.get(name).constructor is type(model):
+            return name
+    raise ConfigError(
+        f"{type(model).__name__} is not a registered serkit model (see serkit.models.MODELS); "
+        "pass model_name= for a model built with make_model"
+    )
+
+
+def _check_rebuilds(name: str, params: dict, n_features: int, n_classes: int, weights: dict) -> None:
+    """Rebuild the model as a loader will and load ``weights`` into it strictly."""
+    try:
+        rebuilt = build_model(name, params, n_features, n_classes)
+    except ConfigError as exc:
+        raise ConfigError(f"the model cannot be bundled: {exc}") from None
+    try:
+        rebuilt.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"the model's weights do not fit model {name!r} with params {params} for "
+            f"{n_features} features and {n_classes} labels; pass the model_params it was "
+            f"built with and labels in the order of its outputs ({_first_line(exc)})"
+        ) from None
+
+
+def _write_folder_atomically(out: Path, write) -> None:
+    """Fill a temporary sibling folder with ``write(folder)``, then swap it in for ``out``."""
+    if out.exists() and not (out / BUNDLE_FILE).is_file():
+        if not out.is_dir() or any(out.iterdir()):
+            raise ConfigError(f"{out} exists and is not a model bundle; choose another folder "
+                              "(an existing bundle is replaced, anything else is never overwritten)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    old = None
+    try:
+        write(staging)
+        if out.exists():
+            # A folder cannot be renamed over a non-empty one: move the old aside first.
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old / out.name)
+        os.replace(staging, out)
+    except BaseException:
+        if old is not None and not out.exists():
+            os.replace(old / out.name, out)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _serkit_version() -> str:
+    from serkit import __version__
+
+    return __version__
+
+
+# --- reading --------------------------------------------------------------------------
+
+def read_bundle(path: str | Path) -> dict:
+    """Read and validate a bundle's bundle.json (the weights are checked when loaded).
+
+    Args:
+        path: the bundle folder (or its bundle.json).
+
+    Returns:
+        The bundle.json dict.
+
+    Raises:
+        ConfigError: no such folder, no bundle.json, invalid JSON, another format, or a
+            key missing or of the wrong type; the message names the bundle and the key.
+    """
+    folder = Path(path)
+    if folder.name == BUNDLE_FILE and folder.is_file():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"model bundle {str(folder)!r} not found; pass the folder that holds "
+                          f"{BUNDLE_FILE} and {WEIGHTS_FILE}")
+    file = folder / BUNDLE_FILE
+    if not file.is_file():
+        raise ConfigError(f"{folder} is not a model bundle (it has no {BUNDLE_FILE}); pass the "
+                          "folder `serkit bundle` wrote")
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc}); the bundle is damaged, rebuild it "
+                          "with `serkit bundle`") from None
+    _check_info(info, folder)
+    return info
+
+
+def _check_info(info: Any, folder: Path) -> None:
+    where = f"{folder / BUNDLE_FILE}"
+    if not isinstance(info, dict):
+        raise ConfigError(f"{where}: expected a JSON object, not {type(info).__name__}")
+    if info.get("format") != FORMAT:
+        raise ConfigError(f"{where}: format {info.get('format')!r} is not {FORMAT!r}; this "
+                          f"serkit ({_serkit_version()}) reads {FORMAT} bundles")
+    missing = [k for k in BUNDLE_KEYS if k not in info]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}; the bundle is "
+                          "incomplete, rebuild it with `serkit bundle`")
+    _expect(info, "name", str, where)
+    _expect(info, "description", str, where)
+    _check_labels(info["labels"], where=where)
+    if isinstance(info["sample_rate"], bool) or not isinstance(info["sample_rate"], int) \
+            or info["sample_rate"] <= 0:
+        raise ConfigError(f"{where}: sample_rate must be a positive integer, not {info['sample_rate']!r}")
+    _check_component(info, "features", where)
+    _check_component(info, "model", where)
+    model = info["model"]
+    for key in ("n_features", "n_classes"):
+        value = model.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{where}: model.{key} must be a positive integer, not {value!r}")
+    if model["n_classes"] != len(info["labels"]):
+        raise ConfigError(f"{where}: model.n_classes is {model['n_classes']} but there are "
+                          f"{len(info['labels'])} labels")
+    _check_standardizer(info["standardizer"], model["n_features"], where)
+    weights = info["weights"]
+    if not isinstance(weights, str) or Path(weights).name != weights or weights in ("", ".", ".."):
+        raise ConfigError(f"{where}: weights must be a file name inside the bundle, not {weights!r}")
+    sha = info["weights_sha256"]
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        raise ConfigError(f"{where}: weights_sha256 must be 64 lowercase hex digits, not {sha!r}")
+    _expect(info, "training", dict, where)
+    _expect(info, "metrics", dict, where)
+
+
+def _expect(info: dict, key: str, kind: type, where: str) -> None:
+    if not isinstance(info[key], kind):
+        raise ConfigError(f"{where}: {key} must be a {_KIND_NAMES[kind]}, not {type(info[key]).__name__}")
+
+
+_KIND_NAMES = {str: "string", dict: "JSON object", list: "list"}
+
+
+def _check_component(info: dict, key: str, where: str) -> None:
+    part = info[key]
+    if not isinstance(part, dict) or not isinstance(part.get("name"), str) \
+            or not isinstance(part.get("params"), dict):
+        raise ConfigError(f"{where}: {key} must be {{\"name\": string, \"params\": object}}, not {part!r}")
+
+
+def _check_standardizer(state: Any, n_features: int, where: str) -> None:
+    if state is None:
+        return
+    from serkit.features.extract import Standardizer
+
+    if not isinstance(state, dict):
+        raise ConfigError(f"{where}: standardizer must be null or {{\"mean\", \"scale\"}}, not {state!r}")
+    try:
+        scaler = Standardizer.from_state(state)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: standardizer: {exc}") from None
+    if scaler.mean.shape[0] != n_features:
+        raise ConfigError(f"{where}: the standardizer has {scaler.mean.shape[0]} dimensions but the "
+                          f"model reads {n_features} features")
+
+
+def _check_labels(labels: Any, *, where: str) -> list[str]:
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or not labels:
+        raise ConfigError(f"{where}: labels must be a non-empty list of class names, not {labels!r}")
+    labels = list(labels)
+    if not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"{where}: labels must be non-empty strings, not {labels!r}")
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{where}: labels must be unique, not {labels!r}")
+    return labels
+
+
+# --- rebuilding -----------------------------------------------------------------------
+
+def build_model(name: str, params: Mapping[str, Any], n_features: int, n_classes: int):
+    """The torch model of a bundle, untrained: ``make_model(name, n_features, n_classes, **params)``.
+
+    Raises:
+        ConfigError: unknown model or parameter, or a scikit-learn model (bundles hold
+            torch weights only).
+    """
+    from serkit.models import is_sklearn, make_model
+
+    if is_sklearn(name):
+        raise ConfigError(f"model {name!r} is a scikit-learn model; bundles hold torch weights "
+                          "only (no pickled code)")
+    return make_model(name, n_features, n_classes, **params)
+
+
+def load_weights(folder: str | Path, info: Mapping[str, Any]) -> dict:
+    """The state_dict of a bundle, after checking its sha256 against bundle.json.
+
+    Raises:
+        ConfigError: the weights file is missing, its sha256 differs (the bundle is
+            damaged), or it is not a tensors-only torch file.
+    """
+    import torch
+
+    path = Path(folder) / info["weights"]
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: the bundle's weights file is missing; the bundle is "
+                          "incomplete, rebuild it with `serkit bundle`") from None
+    if hashlib.sha256(data).hexdigest() != info["weights_sha256"]:
+        raise ConfigError(f"{path}: the weights do not match the sha256 in {BUNDLE_FILE}; the "
+                          "bundle is damaged, copy or rebuild it again")
+    try:
+        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch raises several types for a file it cannot unpickle safely
+        raise ConfigError(f"{path}: not a tensors-only torch state_dict ({_first_line(exc)}); "
+                          "bundles hold weights only") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{path}: expected a state_dict (a dict of tensors), not {type(state).__name__}")
+    return state
+
+
+def load_parts(folder: str | Path) -> tuple[dict, Any, Any, Any]:
+    """Everything a bundle rebuilds: ``(info, extractor, standardizer or None, model)``.
+
+    The model is in eval mode with the bundle's weights loaded.
+
+    Raises:
+        ConfigError: an invalid or damaged bundle, or one naming features or a model that
+            this serkit does not have (the message names them).
+    """
+    from serkit.features import make_features
+    from serkit.features.extract import Standardizer
+
+    info = read_bundle(folder)
+    folder = Path(folder)
+    where = str(folder)
+    try:
+        extractor = make_features(info["features"]["name"], **info["features"]["params"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: the bundle's features cannot be built: {exc}") from None
+    model_info = info["model"]
+    if extractor.dim != model_info["n_features"] or extractor.sample_rate != info["sample_rate"]:
+        raise ConfigError(
+            f"{where}: features {info['features']['name']!r} give {extractor.dim} dimensions at "
+            f"{extractor.sample_rate} Hz, but the bundle says {model_info['n_features']} at "
+            f"{info['sample_rate']} Hz; the bundle is inconsistent, rebuild it"
+        )
+    try:
+        model = build_model(model_info["name"], model_info["params"], model_info["n_features"],
+                            model_info["n_classes"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: the bundle's model cannot be built: {exc}") from None
+    state = load_weights(folder, info)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"{where}: the weights do not fit model {model_info['name']!r} "
+                          f"({_first_line(exc)}); the bundle is damaged or was made by another "
+                          "serkit version") from None
+    model.eval()
+    standardizer = None if info["standardizer"] is None else Standardizer.from_state(info["standardizer"])
+    return info, extractor, standardizer, model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- from a run folder ----------------------------------------------------------------
+
+def bundle_from_run(
+    run_dir: str | Path,
+    *,
+    seed: int | None = None,
+    fold: int | None = None,
+    out: str | Path | None = None,
+    name: str | None = None,
+) -> Path:
+    """Bundle the model of one finished fold of an experiment run (see serkit.training.runner).
+
+    Args:
+        run_dir: the run folder (``runs/<experiment>``, or one variant folder of it).
+        seed: which seed; default the run's first.
+        fold: which fold; default 0.
+        out: the bundle folder; default ``bundles/<name>``.
+        name: the bundle's name; default the experiment's.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        ConfigError: not a run folder, a run of variants (pass one variant folder), an
+            unknown or unfinished seed/fold, or a scikit-learn fold (model.joblib is a
+            pickle and bundles hold no pickled code).
+    """
+    import torch
+    import yaml
+
+    from serkit.features import make_features
+    from serkit.features.extract import Standardizer
+
+    run_dir = Path(run_dir)
+    protocol = _read_protocol(run_dir)
+    seed, fold = _choose_fold(run_dir, protocol, seed, fold)
+    fold_dir = run_dir / f"seed={seed}" / f"fold={fold}"
+    _check_fold_dir(fold_dir)
+    config = yaml.safe_load((fold_dir / "config.yaml").read_text(encoding="utf-8"))
+    features, model_spec = config["features"], config["model"]
+    labels = list(protocol["classes"])
+    extractor = make_features(features["name"], **(features.get("params") or {}))
+    model_params = dict(model_spec.get("params") or {})
+    model = build_model(model_spec["name"], model_params, extractor.dim, len(labels))
+    try:
+        state = torch.load(fold_dir / "model.pt", weights_only=True, map_location="cpu")
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # unreadable file or weights of another shape
+        raise ConfigError(f"{fold_dir / 'model.pt'}: cannot be loaded into model "
+                          f"{model_spec['name']!r} ({_first_line(exc)}); the fold is damaged or "
+                          "was written by another serkit version") from None
+    scaler_file = fold_dir / "scaler.json"
+    standardizer = (Standardizer.from_state(json.loads(scaler_file.read_text()))
+                    if scaler_file.is_file() else None)
+    name = name or protocol.get("name") or run_dir.name
+    out = Path(out) if out is not None else Path("bundles") / name
+    training = _training_info(run_dir, protocol, config, seed, fold)
+    metrics = _metrics_info(run_dir, fold_dir, labels, seed, fold)
+    description = (f"{model_spec['name']} on {features['name']} features, trained on "
+                   f"{', '.join(protocol.get('corpora', []))} ({protocol.get('label_scheme')} "
+                   f"labels), seed {seed} fold {fold} of run {protocol.get('name', run_dir.name)}")
+    info_for_card = {"name": name, "description": description, "labels": labels,
+                     "features": {"name": extractor.name, "params": extractor.params},
+                     "model": {"name": model_spec["name"], "params": model_params},
+                     "training": training, "metrics": metrics}
+    return save_bundle(out, name=name, model=model, extractor=extractor, standardizer=standardizer,
+                       labels=labels, training=training, metrics=metrics, description=description,
+                       card=model_card(info_for_card), model_name=model_spec["name"],
+                       model_params=model_params)
+
+
+def _read_protocol(run_dir: Path) -> dict:
+    if not run_dir.is_dir():
+        raise ConfigError(f"run folder {str(run_dir)!r} not found; pass a folder `serkit run` wrote")
+    file = run_dir / "protocol.json"
+    if not file.is_file():
+        variants = sorted(d.name for d in run_dir.iterdir() if (d / "protocol.json").is_file())
+        if variants:
+            raise ConfigError(
+                f"{run_dir} holds a run of variants ({', '.join(variants)}); bundle one of them, "
+                f"e.g. `serkit bundle {run_dir / variants[0]}`"
+            )
+        raise ConfigError(f"{run_dir} is not a run folder (no protocol.json); pass a folder "
+                          "`serkit run` wrote")
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def _choose_fold(run_dir: Path, protocol: dict, seed: int | None, fold: int | None) -> tuple[int, int]:
+    seeds = sorted(int(d.name.split("=", 1)[1]) for d in run_dir.glob("seed=*")
+                   if d.is_dir() and d.name.split("=", 1)[1].lstrip("-").isdigit())
+    if not seeds:
+        raise ConfigError(f"{run_dir} has no seed=<s> folders yet; run the experiment first")
+    if seed is None:
+        planned = [s for s in protocol.get("seeds", []) if s in seeds]
+        seed = planned[0] if planned else seeds[0]
+    if seed not in seeds:
+        raise ConfigError(f"{run_dir} has no seed {seed}; its seeds are {', '.join(map(str, seeds))}")
+    seed_dir = run_dir / f"seed={seed}"
+    folds = sorted(int(d.name.split("=", 1)[1]) for d in seed_dir.glob("fold=*")
+                   if d.is_dir() and d.name.split("=", 1)[1].isdigit())
+    fold = 0 if fold is None else fold
+    if fold not in folds:
+        listed = ", ".join(map(str, folds)) or "none yet"
+        raise ConfigError(f"{seed_dir} has no fold {fold}; its folds are {listed}")
+    return seed, fold
+
+
+def _check_fold_dir(fold_dir: Path) -> None:
+    if (fold_dir / "model.joblib").is_file() and not (fold_dir / "model.pt").is_file():
+        raise ConfigError(
+            f"{fold_dir} holds a scikit-learn model (model.joblib), which cannot be bundled: it "
+            "is a pickle, and bundles hold only torch weights (no pickled code); bundle a run "
+            "of a torch model"
+        )
+    if not (fold_dir / "predictions.csv").is_file():
+        raise ConfigError(f"{fold_dir} is not finished (no predictions.csv); rerun the "
+                          "experiment with `serkit run` (it resumes), then bundle it")
+    for needed in ("model.pt", "config.yaml"):
+        if not (fold_dir / needed).is_file():
+            raise ConfigError(f"{fold_dir} has no {needed}; it is not a fold `serkit run` wrote")
+
+
+def _training_info(run_dir: Path, protocol: dict, config: dict, seed: int, fold: int) -> dict:
+    return {
+        "run": str(run_dir),
+        "experiment": protocol.get("name"),
+        "corpora": protocol.get("corpora"),
+        "label_scheme": protocol.get("label_scheme"),
+        "utterances": protocol.get("utterances"),
+        "protocol": {k: protocol.get(k) for k in ("split", "split_params", "split_seed",
+                                                  "checkpoint_selection")},
+        "seed": seed,
+        "fold": fold,
+        "selected_epoch": _selected_epoch(run_dir / f"seed={seed}" / f"fold={fold}" / "history.csv"),
+        "config": config,
+    }
+
+
+def _selected_epoch(history: Path) -> int | None:
+    if not history.is_file():
+        return None
+    with open(history, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("selected") == "1":
+                return int(row["epoch"])
+    return None
+
+
+def _metrics_info(run_dir: Path, fold_dir: Path, labels: list[str], seed: int, fold: int) -> dict:
+    """This fold's test metrics (from its predictions.csv) and the run's, where reported."""
+    from serkit.evaluation import classification_metrics, read_predictions
+
+    rows = read_predictions(fold_dir / "predictions.csv")
+    metrics: dict[str, Any] = {
+        "test": {"n": len(rows), **classification_metrics(list(rows.truth), list(rows.prediction),
+                                                          labels=labels)},
+        "scope": f"test side of seed {seed} fold {fold}",
+    }
+    report = run_dir / "report.json"
+    if report.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            summary = json.loads(report.read_text(encoding="utf-8")).get("metrics")
+            if summary:
+                metrics["run"] = summary  # mean ± std over every seed and fold of the run
+    return metrics
+
+
+def model_card(info: Mapping[str, Any]) -> str:
+    """A short MODEL_CARD.md for a bundle's ``info`` (bundle.json keys)."""
+    training = info.get("training") or {}
+    test = (info.get("metrics") or {}).get("test") or {}
+    lines = [
+        f"# {info['name']}", "", info.get("description", ""), "",
+        "## What it predicts", "",
+        f"One of: {', '.join(info['labels'])}, from speech audio (any rate; resampled to the "
+        "model's).", "",
+        "## How it was made", "",
+        f"- features: `{info['features']['name']}` {json.dumps(info['features']['params'])}",
+        f"- model: `{info['model']['name']}` {json.dumps(info['model']['params'])}",
+    ]
+    if training:
+        lines += [
+            f"- corpora: {', '.join(training.get('corpora') or [])}; label scheme "
+            f"`{training.get('label_scheme')}`",
+            f"- protocol: {json.dumps(training.get('protocol'))}",
+            f"- seed {training.get('seed')}, fold {training.get('fold')}; checkpoint of epoch "
+            f"{training.get('selected_epoch')}",
+        ]
+    if test:
+        lines += ["", "## Test metrics", "",
+                  f"On the {test.get('n')} test utterances of this fold: " + ", ".join(
+                      f"{k} {100 * test[k]:.1f} %" for k in ("accuracy", "uar", "macro_f1") if k in test)]
+    lines += ["", "## Limits", "",
+              "Acted emotions from the training corpora; expect lower accuracy on spontaneous "
+              "speech, other languages, noisy or far-field audio. Not for decisions about people.",
+              ""]
+    return "\n".join(lines)

@@ -1,0 +1,323 @@
+"""The Recognizer: a model bundle turned into ``predict(audio) -> emotion``.
+
+Pipeline: :func:`serkit.audio.load_audio` (any rate, mono, validated) → the bundle's
+feature extractor → its standardizer → its torch model → softmax.
+
+Example (``tiny`` a bundle folder)::
+
+    from serkit.inference import load_model
+
+    rec = load_model(tiny)                  # or load_model() for the bundled default
+    p = rec.predict("clip.wav")
+    p.label, p.probabilities["anger"]
+    rec.timeline("call.wav", window_s=3.0, hop_s=1.0).segments
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit.audio import AudioLimits, AudioSource, load_audio
+from serkit.errors import AudioError, ConfigError
+from serkit.inference.bundle import BUNDLE_FILE, load_parts, read_bundle
+from serkit.inference.timeline import (
+    Timeline,
+    check_windowing,
+    merge_segments,
+    window_bounds,
+    windows_from_probabilities,
+)
+
+#: Shortest audio a Recognizer takes. Fusion features need one 64 ms frame, but a
+#: quarter-second is about one stressed syllable, the least speech that carries emotion;
+#: shorter clips (clicks, cut-offs) would get confident-looking guesses.
+MIN_DURATION_S = 0.25
+#: What a Recognizer accepts unless told otherwise: 0.25 s to one hour, not silent.
+DEFAULT_LIMITS = AudioLimits(min_duration_s=MIN_DURATION_S)
+#: Inputs per forward pass in predict_batch and timeline.
+BATCH_SIZE = 32
+
+#: The bundles shipped with serkit: serkit/pretrained/<name>/.
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one clip; ``probabilities`` follow the Recognizer's labels."""
+
+    label: str
+    probabilities: dict[str, float]
+    duration_s: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "probabilities": dict(self.probabilities),
+                "duration_s": self.duration_s}
+
+
+class Recognizer:
+    """Predicts emotions with the model of one bundle; build it with :func:`load_model`.
+
+    Thread-safe: the weights are loaded once and only read afterwards; each call works on
+    its own arrays under ``torch.inference_mode()``.
+    """
+
+    def __init__(self, info: dict, extractor, standardizer, model, *, path: Path | None = None,
+                 limits: AudioLimits | None = None):
+        self._info = info
+        self._extractor = extractor
+        self._standardizer = standardizer
+        self._model = model
+        self._labels = tuple(info["labels"])
+        self.path = path
+        self.limits = _with_minimum(limits or DEFAULT_LIMITS)
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, *, limits: AudioLimits | None = None) -> Recognizer:
+        """Load the bundle folder at ``path`` (see :mod:`serkit.inference.bundle`)."""
+        info, extractor, standardizer, model = load_parts(path)
+        return cls(info, extractor, standardizer, model, path=Path(path), limits=limits)
+
+    # --- description ------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._info["name"]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._info["sample_rate"])
+
+    @property
+    def info(self) -> dict:
+        """The bundle.json dict (a copy: changing it changes nothing here)."""
+        return copy.deepcopy(self._info)
+
+    def __repr__(self) -> str:
+        return f"Recognizer(name={self.name!r}, labels={self.labels}, sample_rate={self.sample_rate})"
+
+    # --- prediction -------------------------------------------------------------------
+
+    def predict(self, source: AudioSource, *, sample_rate: int | None = None,
+                name: str | None = None) -> Prediction:
+        """The emotion of one clip.
+
+        Args:
+            source: a file path, the bytes of an audio file, or an array ``(samples,)`` or
+                ``(samples, channels)``.
+            sample_rate: the rate of an array source (required for arrays; ignored for
+                files, whose header says).
+            name: how error messages call the source (e.g. an upload's file name).
+
+        Raises:
+            AudioError: missing, empty, corrupt, non-audio, silent, too short (under
+                :data:`MIN_DURATION_S`) or too long (over ``limits.max_duration_s``) audio.
+        """
+        return self.predict_batch([source], sample_rate=sample_rate,
+                                  names=None if name is None else [name])[0]
+
+    def predict_batch(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
+                      names: Sequence[str] | None = None,
+                      batch_size: int = BATCH_SIZE) -> list[Prediction]:
+        """:meth:`predict` for several clips, with batched model forward passes.
+
+        Args:
+            sources: as for :meth:`predict`; ``sample_rate`` applies to every array among them.
+            names: error-message names, one per source.
+            batch_size: clips per forward pass.
+
+        Raises:
+            AudioError: for the first bad clip, naming it.
+        """
+        if names is not None and len(names) != len(sources):
+            raise ConfigError(f"predict_batch got {len(sources)} sources but {len(names)} names")
+        names = list(names) if names is not None else [
+            _item_name(s, i, len(sources)) for i, s in enumerate(sources)]
+        signals = [self._load(s, sample_rate, n) for s, n in zip(sources, names)]
+        features = [self._features(signal, n or _describe(s))
+                    for signal, s, n in zip(signals, sources, names)]
+        probabilities = self._probabilities(features, batch_size)
+        return [self._prediction(p, signal.size / self.sample_rate)
+                for p, signal in zip(probabilities, signals)]
+
+    def timeline(self, source: AudioSource, window_s: float = 3.0, hop_s: float = 1.0,
+                 sample_rate: int | None = None, *, name: str | None = None,
+                 batch_size: int = BATCH_SIZE) -> Timeline:
+        """Emotion over time: windows of ``window_s`` every ``hop_s``, merged into segments.
+
+        See :mod:`serkit.inference.timeline` for how windows are placed and merged.
+
+        Raises:
+            ConfigError: ``window_s`` under :data:`MIN_DURATION_S`, or ``hop_s`` not in
+                ``(0, window_s]``.
+            AudioError: bad audio, as for :meth:`predict`.
+        """
+        check_windowing(window_s, hop_s, min_window_s=MIN_DURATION_S)
+        signal = self._load(source, sample_rate, name)
+        rate = self.sample_rate
+        bounds = window_bounds(signal.size, max(1, round(window_s * rate)), max(1, round(hop_s * rate)))
+        features = [self._features(signal[start:end], f"{name or _describe(source)} "
+                                   f"[{start / rate:.2f}-{end / rate:.2f} s]")
+                    for start, end in bounds]
+        windows = windows_from_probabilities(bounds, self._probabilities(features, batch_size),
+                                             self._labels, rate)
+        duration = signal.size / rate
+        return Timeline(windows, merge_segments(windows, duration), duration,
+                        window_s=float(window_s), hop_s=float(hop_s))
+
+    # --- pipeline ---------------------------------------------------------------------
+
+    def _load(self, source: AudioSource, sample_rate: int | None, name: str | None) -> np.ndarray:
+        if isinstance(source, np.ndarray) and sample_rate is None:
+            raise AudioError(f"{name or '<array>'}: an audio array needs its sample rate; "
+                             "pass sample_rate=... (e.g. sample_rate=16000)")
+        return load_audio(source, sample_rate=self.sample_rate, source_rate=sample_rate,
+                          limits=self.limits, name=name)
+
+    def _features(self, signal: np.ndarray, label: str) -> np.ndarray:
+        try:
+            features = self._extractor(signal)
+        except AudioError:
+            raise
+        except Exception as exc:  # a feature library failing on odd audio: name the clip
+            raise AudioError(f"{label}: {self._extractor.name} features failed "
+                             f"({type(exc).__name__}: {exc})") from exc
+        if self._standardizer is not None:
+            features = self._standardizer.transform(features)
+        return np.asarray(features, dtype=np.float32)
+
+    def _probabilities(self, features: list[np.ndarray], batch_size: int) -> np.ndarray:
+        """``(n, classes)`` float64 softmax probabilities, batch by batch."""
+        import torch
+
+        from serkit.training.data import FeatureSet
+
+        if not features:
+            return np.zeros((0, len(self._labels)))
+        stacked = np.stack(features) if features[0].ndim == 1 else list(features)
+        data = FeatureSet(stacked, np.zeros(len(features), dtype=np.int64))
+        parts = []
+        with torch.inference_mode():
+            for x, lengths, _ in data.batches(max(1, int(batch_size))):
+                logits = self._model(x, lengths) if lengths is not None else self._model(x)
+                parts.append(torch.softmax(logits.double(), dim=1).numpy())
+        return np.concatenate(parts)
+
+    def _prediction(self, probabilities: np.ndarray, duration_s: float) -> Prediction:
+        return Prediction(label=self._labels[int(np.argmax(probabilities))],
+                          probabilities={label: float(p) for label, p in zip(self._labels, probabilities)},
+                          duration_s=float(duration_s))
+
+
+def _with_minimum(limits: AudioLimits) -> AudioLimits:
+    """``limits`` with a minimum duration of at least :data:`MIN_DURATION_S`."""
+    if limits.min_duration_s is None or limits.min_duration_s < MIN_DURATION_S:
+        return dataclasses.replace(limits, min_duration_s=MIN_DURATION_S)
+    return limits
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return "<uploaded audio>" if isinstance(source, (bytes, bytearray)) else "<array>"
+
+
+def _item_name(source: Any, index: int, count: int) -> str | None:
+    """Paths name themselves; bytes and arrays in a batch are named by their position."""
+    if isinstance(source, (str, Path)) or count == 1:
+        return None
+    return f"item {index} ({_describe(source)})"
+
+
+# --- loading by name ------------------------------------------------------------------
+
+_CACHE: dict[tuple, Recognizer] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(name_or_path: str | Path = "default", *, limits: AudioLimits | None = None) -> Recognizer:
+    """A :class:`Recognizer` for a bundled model name or a bundle folder.
+
+    Recognizers are cached: loading the same unchanged bundle again returns the same
+    (thread-safe) object without reading the weights again.
+
+    Args:
+        name_or_path: a name from :func:`list_models` (``"default"``: the bundled default
+            model), or the path of a bundle folder.
+        limits: the audio it accepts (default 0.25 s to one hour, not silent); a minimum
+            under :data:`MIN_DURATION_S` is raised to it.
+
+    Raises:
+        ConfigError: an unknown name (listing the bundled ones), the default model missing
+            from this install, or a folder that is not a valid, undamaged bundle.
+    """
+    folder = _resolve(name_or_path)
+    key = (str(folder.resolve()), _fingerprint(folder), limits or DEFAULT_LIMITS)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Recognizer.from_bundle(folder, limits=limits)
+        return _CACHE[key]
+
+
+def list_models() -> list[dict]:
+    """The bundled models: ``{"name", "labels", "sample_rate", "description"}`` each, by name."""
+    out = []
+    for folder in _bundled_folders():
+        info = read_bundle(folder)
+        out.append({"name": folder.name, "labels": info["labels"],
+                    "sample_rate": info["sample_rate"], "description": info["description"]})
+    return out
+
+
+def _bundled_folders() -> list[Path]:
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(d for d in PRETRAINED_DIR.iterdir() if (d / BUNDLE_FILE).is_file())
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
+        return Path(name_or_path).expanduser()
+    name = str(name_or_path)
+    bundled = {d.name: d for d in _bundled_folders()}
+    if name in bundled:
+        return bundled[name]
+    if Path(name).is_dir():  # a bundle folder in the working directory, named bare
+        return Path(name)
+    if name == "default":
+        raise ConfigError(
+            f"the bundled default model is missing from this install ({PRETRAINED_DIR / 'default'}); "
+            "`serkit run configs/default-model.yaml` trains it (then `serkit bundle RUN_DIR --out "
+            f"{PRETRAINED_DIR / 'default'}`), or pass the path of a bundle folder"
+        )
+    known = ", ".join(bundled) or "none installed"
+    raise ConfigError(f"unknown model {name!r}; bundled models: {known}. A path to a bundle "
+                      "folder (one `serkit bundle` wrote) also works")
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.startswith((".", "~"))
+
+
+def _fingerprint(folder: Path) -> tuple:
+    """Changes whenever the bundle's files do, so a rebuilt bundle is not served stale."""
+    stats = []
+    for file in (folder / BUNDLE_FILE, *sorted(folder.glob("*.pt"))):
+        try:
+            st = file.stat()
+            stats.append((file.name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            stats.append((file.name, None, None))
+    return tuple(stats)

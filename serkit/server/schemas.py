@@ -1,0 +1,59 @@
+"""The JSON bodies the HTTP API returns, as pydantic models (they also document /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PredictionOut(BaseModel):
+    label: str = Field(description="the most probable emotion")
+    probabilities: dict[str, float] = Field(
+        description="probability of each label, in the model's label order; sums to 1")
+    duration_s: float = Field(description="duration of the audio in seconds")
+    model: str = Field(description="name of the model that answered")
+
+
+class TimelineWindowOut(BaseModel):
+    start_s: float
+    end_s: float
+    label: str
+    probabilities: dict[str, float]
+
+
+class SegmentOut(BaseModel):
+    start_s: float
+    end_s: float
+    label: str
+    confidence: float = Field(description="mean probability of the label over the segment's windows")
+
+
+class TimelineOut(BaseModel):
+    model: str
+    duration_s: float
+    window_s: float = Field(description="length of each analysis window in seconds")
+    hop_s: float = Field(description="seconds between the starts of consecutive windows")
+    windows: list[TimelineWindowOut] = Field(description="one prediction per analysis window")
+    segments: list[SegmentOut] = Field(
+        description="contiguous, non-overlapping runs of one label covering the whole audio")
+
+
+class ModelOut(BaseModel):
+    name: str
+    labels: list[str]
+    sample_rate: int
+    description: str
+
+
+class HealthOut(BaseModel):
+    status: str = Field(examples=["ok"])
+    models: list[str] = Field(description="names of the served models")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="short machine-readable code, e.g. invalid_audio",
+                      examples=["invalid_audio"])
+    message: str = Field(description="what is wrong and what to do about it")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,69 @@
+"""What the endpoints do once the audio is read: choose a model, decode, predict.
+
+Its methods are plain blocking functions: the app runs them in Starlette's thread pool,
+so a long prediction never stalls the event loop and requests are served side by side
+(a Recognizer is safe to call from several threads at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from serkit.audio import AudioLimits, load_audio
+from serkit.errors import ConfigError
+from serkit.server.errors import ApiError
+from serkit.server.upload import Upload
+
+if TYPE_CHECKING:
+    from serkit.inference import Recognizer
+
+#: Longest audio accepted by default: a 10-minute call fits. Decoding is bounded by it
+#: (it is checked from the file header first), whatever the upload's compression.
+DEFAULT_MAX_DURATION_S = 600.0
+
+
+class ModelService:
+    """The served recognizers by name (the first is the default) and the duration cap."""
+
+    def __init__(self, models: Mapping[str, Recognizer], *, max_duration_s: float | None):
+        if not models:
+            raise ConfigError("the server needs at least one model to serve")
+        self.models = dict(models)
+        self.default = next(iter(self.models))
+        self.limits = AudioLimits(max_duration_s=max_duration_s, min_duration_s=None)
+
+    def resolve(self, name: str | None) -> str:
+        """The served name for a request's ``model`` (the default for None), or a 404 ApiError."""
+        if name is None:
+            return self.default
+        if name not in self.models:
+            raise ApiError(404, "unknown_model", f"no model {name!r} on this server; "
+                           f"served models: {', '.join(self.models)} (see GET /v1/models)")
+        return name
+
+    def describe(self) -> list[dict]:
+        return [{"name": name, "labels": list(rec.labels), "sample_rate": int(rec.sample_rate),
+                 "description": str(rec.info.get("description", ""))}
+                for name, rec in self.models.items()]
+
+    def predict(self, model: str, upload: Upload) -> dict:
+        recognizer = self.models[model]
+        signal = self._decode(recognizer, upload)
+        prediction = recognizer.predict(signal, sample_rate=recognizer.sample_rate, name=upload.name)
+        return {**prediction.to_dict(), "model": model}
+
+    def timeline(self, model: str, upload: Upload, *, window_s: float, hop_s: float) -> dict:
+        recognizer = self.models[model]
+        signal = self._decode(recognizer, upload)
+        timeline = recognizer.timeline(signal, window_s=window_s, hop_s=hop_s,
+                                       sample_rate=recognizer.sample_rate, name=upload.name)
+        return {**timeline.to_dict(), "model": model}
+
+    def _decode(self, recognizer: Recognizer, upload: Upload) -> np.ndarray:
+        # Decoding here (not in the recognizer) applies the server's duration cap before
+        # the whole file is decoded; the recognizer still applies its own checks (too short).
+        return load_audio(upload.data, sample_rate=recognizer.sample_rate, limits=self.limits,
+                          name=upload.name)

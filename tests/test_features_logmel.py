@@ -1,0 +1,64 @@
+"""The log-mel front end of the CNN–Transformer paper: segment, shape, cropping, padding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from serkit.errors import ConfigError
+from serkit.features import make_features
+
+RATE = 16_000
+
+
+def noise(seconds: float, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(scale=0.1, size=int(seconds * RATE)).astype(np.float32)
+
+
+def test_shape_follows_the_frame_arithmetic():
+    logmel = make_features("logmel")
+    assert logmel.output == "frames" and logmel.dim == 128 and logmel.n_frames == 1 + 48_000 // 256
+    assert logmel(noise(4.0)).shape == (188, 128)
+    assert len(logmel.feature_names) == 128 == len(set(logmel.feature_names))
+
+
+def test_paper_rate_and_frames_are_configurable():
+    paper = make_features("logmel", sample_rate=48_000)
+    assert paper.n_frames == 1 + 144_000 // 256 == 563
+
+
+def test_long_clip_is_cut_at_the_offset():
+    logmel = make_features("logmel")
+    x = noise(5.0)
+    assert np.array_equal(logmel.segment(x), x[8_000:56_000])
+
+
+def test_short_clip_is_zero_padded_and_keeps_its_start():
+    logmel = make_features("logmel")
+    x = noise(1.0)
+    seg = logmel.segment(x)
+    assert len(seg) == 48_000
+    assert np.array_equal(seg[:16_000], x) and not seg[16_000:].any()
+    # The padded tail is at the floor: 80 dB under the clip's maximum.
+    spec = logmel(x)
+    assert spec.shape == (188, 128)
+    assert np.allclose(spec[-20:], -80.0)
+
+
+def test_clip_between_three_and_three_and_a_half_seconds_starts_early_to_fill_the_segment():
+    logmel = make_features("logmel")
+    x = noise(3.2)
+    assert np.array_equal(logmel.segment(x), x[-48_000:])
+
+
+def test_the_gain_of_a_recording_does_not_change_its_spectrogram():
+    logmel = make_features("logmel")
+    x = noise(3.0)
+    assert np.allclose(logmel(x), logmel(0.1 * x), atol=1e-3)
+
+
+def test_bad_parameters_are_config_errors():
+    with pytest.raises(ConfigError, match="win_length"):
+        make_features("logmel", win_length=2048, n_fft=1024)
+    with pytest.raises(ConfigError, match="valid parameters"):
+        make_features("logmel", hop=256)
