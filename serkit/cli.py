@@ -182,6 +182,12 @@ def _run(args) -> int:
 
     config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
     report = run_experiment(config, out_dir=args.out, data_root=args.data_root)
+    if config.release is not None:
+        print(f"released {report['name']!r} ({report['chosen_variant']}, chosen by {report['chosen_by']}) "
+              f"to {config.release.bundle}")
+        for split, metrics in report["metrics"]["protocols"].items():
+            print(f"{split}: UA {100 * metrics['uar']:.2f}, accuracy {100 * metrics['accuracy']:.2f}")
+        return 0
     print(_metrics_line(report))
     return 0
 

@@ -18,6 +18,7 @@ loso_session        one ``Utterance.session`` per fold (IEMOCAP)                
 heldout_speakers    two speakers per fold, one female and one male              n_folds=None, speakers=None, val_fraction=0.1
 loco                one ``Utterance.corpus`` per fold                           val_fraction=0.1
 official            the corpus's released split (``Utterance.official_split``)  (none)
+final               none: a release's final model trains on everything          val_fraction=0.1 (whole speakers)
 ==================  ==========================================================  ==============================================
 
 Validation always comes from the training side, never from the test fold:
@@ -696,6 +697,13 @@ def _loco(utts, rng, *, val_fraction: float):
     return _group_folds(utts, rng, [(c, {c}) for c in corpora], lambda u: u.corpus, val_fraction)
 
 
+def _final(utts, rng, *, val_fraction: float):
+    # The final model of a release trains on everything; whole speakers (where known) are
+    # held out only to choose its checkpoint. There is no test side to score.
+    train, val, notes = _validation(utts, rng, val_fraction, by_speaker=True)
+    return [_fold("final", train, val, [], notes)], {"val_by": "speaker" if not notes else "utterance"}
+
+
 def _official(utts, rng):
     missing = [u.id for u in utts if u.official_split is None]
     if missing:
@@ -737,5 +745,7 @@ _register("heldout_speakers", _heldout_speakers, {"n_folds": None, "speakers": N
           speaker_independent=True, summary="two held-out test speakers per fold, one of each gender")
 _register("loco", _loco, {"val_fraction": 0.1}, speaker_independent=True,
           summary="leave one corpus out (Utterance.corpus)")
+_register("final", _final, {"val_fraction": 0.1}, speaker_independent=False,
+          summary="no test side: train on everything but whole validation speakers (a release's final model)")
 _register("official", _official, {}, speaker_independent=False,
           summary="the corpus's released train/evaluation/test split (ESD)")

@@ -57,7 +57,7 @@ def check_fold_invariants(utts, fold: Fold, *, speaker_independent: bool):
     assert len(train) == len(fold.train) and len(val) == len(fold.val) and len(test) == len(fold.test)
     assert not train & val and not train & test and not val & test
     assert train | val | test == {u.id for u in utts}
-    assert train and test
+    assert train and (test or fold.name == "final")
     for side in (fold.train, fold.val, fold.test):
         assert list(side) == sorted(side)
     if speaker_independent:
@@ -68,7 +68,14 @@ def check_fold_invariants(utts, fold: Fold, *, speaker_independent: bool):
 
 
 def test_every_kind_is_covered_here():
-    assert set(split_kinds()) == SPEAKER_INDEPENDENT | {"holdout", "kfold", "official"}
+    assert set(split_kinds()) == SPEAKER_INDEPENDENT | {"holdout", "kfold", "official", "final"}
+
+
+def test_final_holds_out_whole_validation_speakers_and_tests_nothing():
+    utts = fake_corpus()
+    (fold,) = make_split(utts, "final", seed=0, val_fraction=0.25)
+    assert not fold.test and fold.val
+    assert not speakers_of(utts, set(fold.val)) & speakers_of(utts, set(fold.train))
 
 
 @pytest.mark.parametrize("kind", split_kinds())

@@ -33,7 +33,12 @@ def add_parser(commands) -> None:
 
 def _search(args) -> int:
     from serkit.training.config import load_config
-    from serkit.training.search import parse_grid_option, run_search, trials_markdown, with_grid
+    from serkit.training.search import (
+        parse_grid_option,
+        run_search,
+        trials_markdown,
+        with_grid,
+    )
 
     config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
     grid = dict(parse_grid_option(item) for item in args.grid)

@@ -97,6 +97,22 @@ class SearchConfig:
 
 
 @dataclass
+class ReleaseConfig:
+    """A release (``serkit run`` of a config with ``release:``): the variant with the best
+    mean ``choose_by`` over ``protocols`` (speaker- and corpus-independent folds) is
+    trained on all the data (whole speakers held out to choose its checkpoint) and
+    written as a model bundle with a model card. See serkit.training.release.
+    """
+
+    protocols: list[ProtocolConfig] = field(default_factory=list)
+    choose_by: str = "uar"
+    bundle: str = "serkit/pretrained/default"
+    name: str = "default"
+    description: str = ""
+    final_val_fraction: float = 0.1
+
+
+@dataclass
 class ExperimentConfig:
     experiment: str
     data: DataConfig
@@ -112,6 +128,8 @@ class ExperimentConfig:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: A grid search over this config (see serkit.training.search); plain runs ignore it.
     search: SearchConfig | None = None
+    #: Choose, train and bundle a model to ship (see ReleaseConfig); None for experiments.
+    release: ReleaseConfig | None = None
 
     @property
     def seed_list(self) -> list[int]:
@@ -121,8 +139,9 @@ class ExperimentConfig:
         raw = dataclasses.asdict(self)
         # Configs without a search keep the exact resolved form they had before searches
         # existed, so run folders made then still resume (the runner compares configs).
-        if raw["search"] is None:
-            del raw["search"]
+        for optional in ("search", "release"):
+            if raw[optional] is None:
+                del raw[optional]
         return raw
 
 
@@ -209,6 +228,9 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if t.learning_rate <= 0:
         raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
     _check_augment(t.augment, source)
+    if config.release is not None and not config.release.protocols:
+        raise ConfigError(f"{source}: release.protocols must list at least one protocol to choose by, "
+                          "e.g. [{split: loso}, {split: loco}]")
     if config.search is not None:
         _validate_search(config, source)
 
@@ -305,6 +327,12 @@ def _scalar(hint, value, where: str):
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        # YAML 1.1 reads 1e-3 (no dot) as a string; people write learning rates that way.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)

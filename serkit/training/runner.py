@@ -82,6 +82,10 @@ def run_experiment(
     A config with ``variants`` runs each variant into ``out/<variant>/`` and returns a
     summary comparing them (also written as summary.json and summary.md).
     """
+    if config.release is not None:
+        from serkit.training.release import run_release
+
+        return run_release(config, out_dir=out_dir, data_root=data_root, progress=progress)
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
     _claim_run_dir(out, config)
     if config.variants:
@@ -208,7 +212,8 @@ def _fit_torch(config, dataset, train, val, test, *, seed, fold_dir, progress) -
     torch.save(result.best_state, buffer)
     atomic_write_bytes(fold_dir / "model.pt", buffer.getvalue())
     _write_history(fold_dir / "history.csv", result.history, result.best_epoch)
-    probabilities = predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
+    probabilities = (predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
+                     if len(test) else np.zeros((0, len(dataset.classes))))
     state_path.unlink(missing_ok=True)
     return probabilities
 

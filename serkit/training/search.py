@@ -38,7 +38,12 @@ import yaml
 
 from serkit.errors import ConfigError
 from serkit.fileio import atomic_write_text
-from serkit.training.config import SEARCH_SELECT_CHOICES, ExperimentConfig, config_from_dict, set_key
+from serkit.training.config import (
+    SEARCH_SELECT_CHOICES,
+    ExperimentConfig,
+    config_from_dict,
+    set_key,
+)
 
 #: Written into a trial folder once its run and report are complete.
 TRIAL_MARKER = "trial.json"
@@ -323,13 +328,16 @@ def trials_markdown(experiment: str, keys: list[str], results: list[TrialResult]
                  _percent(row["val_accuracy"]), _percent(row["test_accuracy"]), _percent(row["test_ua"]),
                  str(row["runs"]), str(row["fits"]), f"{row['wall_s']:.1f}", "**✓**" if row["chosen"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
-    best = choose(results, select)
-    done = len(results) if total is None else total
-    lines += ["", f"{len(results)} of {done} trials finished. "
-              f"{'Chosen' if len(results) == done else 'Best so far'}: trial={best.trial.index} "
-              f"({describe(best.trial.values)}), mean validation {metric} "
-              f"{_score_text(best, select)}."]
+    lines += ["", _choice_line(results, select, total=len(results) if total is None else total)]
     return "\n".join(lines) + "\n"
+
+
+def _choice_line(results: list[TrialResult], select: str, *, total: int) -> str:
+    best = choose(results, select)
+    metric = "accuracy" if select == "val_accuracy" else "loss"
+    chosen = "Chosen" if len(results) == total else "Best so far"
+    return (f"{len(results)} of {total} trials finished. {chosen}: trial={best.trial.index} "
+            f"({describe(best.trial.values)}), mean validation {metric} {_score_text(best, select)}.")
 
 
 def _write_tables(out: Path, experiment: str, select: str, keys: list[str],
