@@ -4,7 +4,7 @@ The public API, imported lazily so that ``import serkit`` (and serkit.evaluation
 light and never pulls in torch:
 
     load_audio, load_corpus, check_corpus, make_split, SplitPlan,
-    load_config, run_experiment, build_report
+    load_config, run_experiment, build_report, load_model, list_models
 """
 
 from importlib import import_module
@@ -20,6 +20,8 @@ _API = {
     "load_config": "serkit.training.config",
     "run_experiment": "serkit.training.runner",
     "build_report": "serkit.evaluation",
+    "load_model": "serkit.inference",
+    "list_models": "serkit.inference",
 }
 
 __all__ = ["__version__", *_API]

@@ -102,7 +102,7 @@ def _read(source, source_rate, label, limits) -> tuple[np.ndarray, int]:
                 f"{label}: audio arrays must be (samples,) or (samples, channels), "
                 f"not shape {source.shape}"
             )
-        return source.astype(np.float32, copy=False), int(source_rate)
+        return _as_float(source), int(source_rate)
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         if not path.exists():
@@ -119,6 +119,16 @@ def _read(source, source_rate, label, limits) -> tuple[np.ndarray, int]:
     raise AudioError(
         f"{label}: expected a path, bytes or a numpy array, not {type(source).__name__}"
     )
+
+
+def _as_float(samples: np.ndarray) -> np.ndarray:
+    """float32 in [-1, 1]: integer PCM (int16, int32, uint8) is scaled by its full range."""
+    if np.issubdtype(samples.dtype, np.signedinteger):
+        return (samples / -float(np.iinfo(samples.dtype).min)).astype(np.float32)
+    if np.issubdtype(samples.dtype, np.unsignedinteger):
+        half = (float(np.iinfo(samples.dtype).max) + 1) / 2
+        return ((samples - half) / half).astype(np.float32)
+    return samples.astype(np.float32, copy=False)
 
 
 def _decode(file, label, limits) -> tuple[np.ndarray, int]:

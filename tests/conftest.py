@@ -51,3 +51,38 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+#: The labels of the ``tiny_bundle`` model, in the order of its outputs.
+TINY_LABELS = ["anger", "fear", "happiness", "neutral", "sadness"]
+
+
+def make_tiny_bundle(out_dir: Path, *, seed: int = 0) -> Path:
+    """A bundle of a small, randomly initialised torch model on fusion107 vectors.
+
+    Deterministic for a given ``seed``; its predictions mean nothing but are repeatable.
+    """
+    import torch
+
+    from serkit.features import Standardizer, make_features
+    from serkit.inference.bundle import save_bundle
+    from serkit.models import make_model
+
+    torch.manual_seed(seed)
+    extractor = make_features("fusion107")
+    params = {"channels": [8, 16], "kernel_size": 3}
+    model = make_model("cnn", extractor.dim, len(TINY_LABELS), **params)
+    standardizer = Standardizer.from_state({"mean": [0.0] * extractor.dim, "scale": [1.0] * extractor.dim})
+    return save_bundle(
+        out_dir, name="tiny", model=model, extractor=extractor, standardizer=standardizer,
+        labels=TINY_LABELS, model_params=params,
+        description="tiny random CNN for tests (its predictions mean nothing)",
+        training={"note": f"not trained: random weights (torch.manual_seed({seed}))"},
+        card="# tiny\n\nA randomly initialised model for tests.\n",
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """The Path of a bundle folder with a tiny random model on the 5 labels of TINY_LABELS."""
+    return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny")

@@ -117,3 +117,15 @@ def test_pad_or_crop():
     assert pad_or_crop(x, 4, offset=2).tolist() == [2, 3, 4, 5]
     padded = pad_or_crop(x, 15)
     assert padded.size == 15 and padded[10:].sum() == 0
+
+
+def test_integer_pcm_arrays_are_scaled_to_unit_range():
+    import numpy as np
+
+    from serkit.audio import load_audio
+
+    x = np.sin(np.arange(16_000) / 5)
+    as_int16 = (x * 16_384).astype(np.int16)
+    as_uint8 = (128 + x * 64).astype(np.uint8)
+    assert abs(load_audio(as_int16, source_rate=16_000).max() - 0.5) < 1e-3
+    assert abs(load_audio(as_uint8, source_rate=16_000).max() - 0.5) < 0.02

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: A small configuration: odd sizes so that every floor in the pooling arithmetic matters.
 MELS, FRAMES, CLASSES = 36, 50, 5
-SMALL = dict(n_frames=FRAMES, channels=(4, 8, 8), d_model=16, n_heads=2, n_layers=2, ff_dim=32)
+SMALL = {"n_frames": FRAMES, "channels": (4, 8, 8), "d_model": 16, "n_heads": 2, "n_layers": 2, "ff_dim": 32}
 
 
 def small(seed: int = 0, **params) -> CNNTransformer:

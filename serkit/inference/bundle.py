@@ -32,14 +32,15 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from serkit.errors import ConfigError
-from serkit.fileio import atomic_write_bytes, atomic_write_text
 
 FORMAT = "serkit-bundle/1"
 BUNDLE_FILE = "bundle.json"
@@ -125,15 +126,18 @@ def save_bundle(
         "weights_sha256": hashlib.sha256(weight_bytes).hexdigest(),
         "training": dict(training or {}),
         "metrics": dict(metrics or {}),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     _check_info(info, out)  # the same checks a reader makes: never write what cannot be read
 
     def write(folder: Path) -> None:
-        atomic_write_bytes(folder / WEIGHTS_FILE, weight_bytes)
-        atomic_write_text(folder / BUNDLE_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+        # Plain writes: the folder as a whole is swapped in atomically, and plain files get
+        # the usual permissions (mkstemp's 0600 would hide a shipped bundle from other users).
+        (folder / WEIGHTS_FILE).write_bytes(weight_bytes)
+        (folder / BUNDLE_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
         if card is not None:
-            atomic_write_text(folder / CARD_FILE, card)
+            (folder / CARD_FILE).write_text(card, encoding="utf-8")
 
     _write_folder_atomically(out, write)
     return out
@@ -169,12 +173,14 @@ def _check_rebuilds(name: str, params: dict, n_features: int, n_classes: int, we
 
 def _write_folder_atomically(out: Path, write) -> None:
     """Fill a temporary sibling folder with ``write(folder)``, then swap it in for ``out``."""
-    if out.exists() and not (out / BUNDLE_FILE).is_file():
-        if not out.is_dir() or any(out.iterdir()):
-            raise ConfigError(f"{out} exists and is not a model bundle; choose another folder "
-                              "(an existing bundle is replaced, anything else is never overwritten)")
+    is_other = out.exists() and not (out / BUNDLE_FILE).is_file()
+    if is_other and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} exists and is not a model bundle; choose another folder "
+                          "(an existing bundle is replaced, anything else is never overwritten)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    # mkdir (not mkdtemp, which makes 0700 folders) so the bundle gets the usual permissions.
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
     old = None
     try:
         write(staging)
@@ -350,7 +356,7 @@ def load_weights(folder: str | Path, info: Mapping[str, Any]) -> dict:
                           "bundle is damaged, copy or rebuild it again")
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises several types for a file it cannot unpickle safely
+    except Exception as exc:  # noqa: BLE001 - torch raises several types for a file it cannot unpickle safely
         raise ConfigError(f"{path}: not a tensors-only torch state_dict ({_first_line(exc)}); "
                           "bundles hold weights only") from None
     if not isinstance(state, dict):
@@ -438,6 +444,7 @@ def bundle_from_run(
 
     from serkit.features import make_features
     from serkit.features.extract import Standardizer
+    from serkit.models import resolved_params
 
     run_dir = Path(run_dir)
     protocol = _read_protocol(run_dir)
@@ -448,19 +455,21 @@ def bundle_from_run(
     features, model_spec = config["features"], config["model"]
     labels = list(protocol["classes"])
     extractor = make_features(features["name"], **(features.get("params") or {}))
-    model_params = dict(model_spec.get("params") or {})
+    # Stored resolved (e.g. with the extractor's n_frames) so loading needs no extractor help.
+    model_params = resolved_params(model_spec["name"], extractor, model_spec.get("params") or {})
     model = build_model(model_spec["name"], model_params, extractor.dim, len(labels))
     try:
         state = torch.load(fold_dir / "model.pt", weights_only=True, map_location="cpu")
         model.load_state_dict(state, strict=True)
-    except Exception as exc:  # unreadable file or weights of another shape
+    except Exception as exc:  # noqa: BLE001 - unreadable file or weights of another shape
         raise ConfigError(f"{fold_dir / 'model.pt'}: cannot be loaded into model "
                           f"{model_spec['name']!r} ({_first_line(exc)}); the fold is damaged or "
                           "was written by another serkit version") from None
     scaler_file = fold_dir / "scaler.json"
     standardizer = (Standardizer.from_state(json.loads(scaler_file.read_text()))
                     if scaler_file.is_file() else None)
-    name = name or protocol.get("name") or run_dir.name
+    # A variant's experiment is "<experiment>/<variant>": keep names one folder deep.
+    name = name or re.sub(r"[^\w.-]+", "-", protocol.get("name") or run_dir.name)
     out = Path(out) if out is not None else Path("bundles") / name
     training = _training_info(run_dir, protocol, config, seed, fold)
     metrics = _metrics_info(run_dir, fold_dir, labels, seed, fold)
@@ -580,26 +589,26 @@ def model_card(info: Mapping[str, Any]) -> str:
     lines = [
         f"# {info['name']}", "", info.get("description", ""), "",
         "## What it predicts", "",
-        f"One of: {', '.join(info['labels'])}, from speech audio (any rate; resampled to the "
-        "model's).", "",
+        (f"One of: {', '.join(info['labels'])}, from speech audio (any rate; resampled to the "
+         "model's)."), "",
         "## How it was made", "",
         f"- features: `{info['features']['name']}` {json.dumps(info['features']['params'])}",
         f"- model: `{info['model']['name']}` {json.dumps(info['model']['params'])}",
     ]
     if training:
         lines += [
-            f"- corpora: {', '.join(training.get('corpora') or [])}; label scheme "
-            f"`{training.get('label_scheme')}`",
+            (f"- corpora: {', '.join(training.get('corpora') or [])}; label scheme "
+             f"`{training.get('label_scheme')}`"),
             f"- protocol: {json.dumps(training.get('protocol'))}",
-            f"- seed {training.get('seed')}, fold {training.get('fold')}; checkpoint of epoch "
-            f"{training.get('selected_epoch')}",
+            (f"- seed {training.get('seed')}, fold {training.get('fold')}; checkpoint of epoch "
+             f"{training.get('selected_epoch')}"),
         ]
     if test:
         lines += ["", "## Test metrics", "",
                   f"On the {test.get('n')} test utterances of this fold: " + ", ".join(
                       f"{k} {100 * test[k]:.1f} %" for k in ("accuracy", "uar", "macro_f1") if k in test)]
     lines += ["", "## Limits", "",
-              "Acted emotions from the training corpora; expect lower accuracy on spontaneous "
-              "speech, other languages, noisy or far-field audio. Not for decisions about people.",
+              ("Acted emotions from the training corpora; expect lower accuracy on spontaneous "
+               "speech, other languages, noisy or far-field audio. Not for decisions about people."),
               ""]
     return "\n".join(lines)

@@ -23,6 +23,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -130,12 +131,12 @@ def merge_segments(windows: Sequence[TimelineWindow], duration_s: float) -> list
     if not windows:
         return []
     centres = [(w.start_s + w.end_s) / 2 for w in windows]
-    if any(b < a for a, b in zip(centres, centres[1:])):
+    if any(b < a for a, b in pairwise(centres)):
         raise ValueError("merge_segments needs windows in time order")
     if max(w.end_s for w in windows) > duration_s + 1e-9:
         raise ValueError(f"a window ends after the recording ({duration_s} s)")
     # Window i owns [edges[i], edges[i + 1]].
-    edges = [0.0, *((a + b) / 2 for a, b in zip(centres, centres[1:])), float(duration_s)]
+    edges = [0.0, *((a + b) / 2 for a, b in pairwise(centres)), float(duration_s)]
     segments: list[Segment] = []
     run_start = 0
     for i in range(1, len(windows) + 1):

@@ -50,6 +50,7 @@ def keyword_params(constructor: Callable) -> dict[str, Any]:
 
 
 # Below the helpers so the package reads top-down; the submodules do not import this one.
+from serkit.models.cnn_transformer import CNNTransformer  # noqa: E402
 from serkit.models.losses import LOSSES, class_weights_from_labels  # noqa: E402
 from serkit.models.peers import (  # noqa: E402
     AutoencoderClassifier,
@@ -62,7 +63,6 @@ from serkit.models.peers import (  # noqa: E402
     make_svm,
 )
 from serkit.models.speechnet import SpeechNet  # noqa: E402
-from serkit.models.cnn_transformer import CNNTransformer  # noqa: E402
 
 #: Every model by name (torch and scikit-learn).
 MODELS: Registry = Registry("model")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +106,7 @@ class CNNBranch(nn.Module):
     def __init__(self, n_mels: int, n_frames: int, channels: tuple[int, ...], dropout: float):
         super().__init__()
         widths = (1, *channels)
-        self.blocks = nn.Sequential(*(ResidualBlock(a, b, dropout) for a, b in zip(widths, widths[1:])))
+        self.blocks = nn.Sequential(*(ResidualBlock(a, b, dropout) for a, b in pairwise(widths)))
         height, width = n_mels, n_frames
         for _ in channels:
             height, width = height // 2, width // 2

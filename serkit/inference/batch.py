@@ -1,0 +1,536 @@
+"""Predict many files: discovery, worker processes, output writers and resume.
+
+This is the engine of ``serkit predict``. Files are found under the given paths, predicted
+in this process or in a pool of worker processes (each loads the model once and runs torch
+on one thread), and written one result per line in input order, flushed as written. A bad
+file becomes an error line and never stops the batch.
+
+Resume: when the output file already holds jsonl or csv results, the files in it are
+skipped and new results are appended; a torn last line (an interrupted write) is dropped
+and that file is predicted again.
+
+Example (``tiny`` a bundle folder)::
+
+    from serkit.inference.batch import run_predict
+
+    summary = run_predict(["clips/"], model=tiny, fmt="jsonl", output="out.jsonl")
+    summary.failed       # files that got an error line
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from serkit.errors import AudioError, ConfigError, SerkitError
+
+log = logging.getLogger(__name__)
+
+#: File extensions searched in folders, by the soundfile (libsndfile) format that reads
+#: them; only formats this libsndfile build reads are used (m4a/aac never are).
+_EXTENSIONS_BY_FORMAT = {
+    "WAV": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"), "MP3": (".mp3",),
+    "AIFF": (".aif", ".aiff"), "AU": (".au",), "CAF": (".caf",), "W64": (".w64",),
+    "RF64": (".rf64",),
+}
+FORMATS = ("table", "jsonl", "csv")
+#: Formats that can be appended to and resumed (one self-contained line per file).
+RESUMABLE_FORMATS = ("jsonl", "csv")
+#: Fewer files than this many per worker are predicted in this process: starting workers
+#: (importing torch and librosa, loading the model) costs seconds each.
+MIN_FILES_PER_WORKER = 2
+#: Modules the fork server imports once so that every worker starts with them loaded.
+_WORKER_PRELOAD = ["serkit.inference", "serkit.features", "torch", "librosa.feature",
+                   "librosa.core.audio", "librosa.core.pitch", "scipy.signal"]
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def audio_extensions() -> tuple[str, ...]:
+    """The extensions (lower case, with the dot) that folder discovery picks up."""
+    import soundfile
+
+    readable = soundfile.available_formats()
+    return tuple(ext for fmt, exts in _EXTENSIONS_BY_FORMAT.items() if fmt in readable for ext in exts)
+
+
+# --- discovery --------------------------------------------------------------------------
+
+def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The audio files named by ``paths``: files as given, folders searched recursively.
+
+    In folders, files with an audio extension (see :func:`audio_extensions`) are taken,
+    skipping hidden files and folders (``.git``, macOS ``._*`` resource forks). A file
+    named explicitly is taken whatever its extension, so that a wrong file gets an error
+    line rather than being silently ignored.
+
+    Returns:
+        Sorted, without duplicates (the same file reached twice counts once).
+
+    Raises:
+        AudioError: a path that does not exist, or no audio file at all.
+    """
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise AudioError(f"not found: {', '.join(missing)}; check the path"
+                         + ("s" if len(missing) > 1 else ""))
+    extensions = audio_extensions()
+    found: dict[Path, Path] = {}
+    for root in map(Path, paths):
+        for file in _audio_under(root, extensions) if root.is_dir() else [root]:
+            found.setdefault(file.resolve(), file)
+    if not found:
+        raise AudioError(f"no audio files ({', '.join(e.lstrip('.') for e in extensions)}) in "
+                         f"{', '.join(map(str, paths))}")
+    return sorted(found.values(), key=str)
+
+
+def _audio_under(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    return [
+        file for file in folder.rglob("*")
+        if file.suffix.lower() in extensions and file.is_file()
+        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
+    ]
+
+
+# --- one file -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimelineOptions:
+    """Windowing for ``--timeline`` (see :meth:`serkit.inference.Recognizer.timeline`)."""
+
+    window_s: float = 3.0
+    hop_s: float = 1.0
+
+
+def predict_record(recognizer, path: str | Path, *, display: str | None = None,
+                   timeline: TimelineOptions | None = None) -> dict:
+    """The result line of one file: ``path``, ``label``, ``probabilities``, ``duration_s``
+    (and ``timeline``), or ``path`` and ``error``. Never raises for a bad file.
+    """
+    display = display or str(path)
+    try:
+        return {"path": display, **_predict(recognizer, path, display, timeline)}
+    except SerkitError as exc:
+        return {"path": display, "error": _without_prefix(str(exc), display)}
+    except Exception as exc:  # a library failing on one odd file must not stop the batch
+        log.warning("%s: unexpected %s", display, type(exc).__name__, exc_info=True)
+        return {"path": display, "error": f"unexpected {type(exc).__name__}: {exc}"}
+
+
+def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -> dict:
+    if timeline is None:
+        return recognizer.predict(path, name=display).to_dict()
+    from serkit.audio import load_audio
+
+    # Decode once; the whole-clip prediction and the windows read the same signal.
+    signal = load_audio(path, sample_rate=recognizer.sample_rate, limits=recognizer.limits,
+                        name=display)
+    rate = recognizer.sample_rate
+    record = recognizer.predict(signal, sample_rate=rate, name=display).to_dict()
+    record["timeline"] = recognizer.timeline(signal, timeline.window_s, timeline.hop_s,
+                                             sample_rate=rate, name=display).to_dict()
+    return record
+
+
+def _without_prefix(message: str, display: str) -> str:
+    """Error lines already carry the path; the message need not repeat it."""
+    prefix = f"{display}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+# --- many files, in order --------------------------------------------------------------
+
+def predict_records(recognizer, files: Sequence[Path], *, jobs: int = 1,
+                    timeline: TimelineOptions | None = None) -> Iterator[dict]:
+    """Result lines of ``files``, yielded in input order as they are ready.
+
+    With ``jobs > 1`` and at least ``MIN_FILES_PER_WORKER * jobs`` files, a pool of
+    ``jobs`` worker processes predicts them (each loading the model from
+    ``recognizer.path`` once, torch on one thread); otherwise this process does, on one
+    torch thread.
+    """
+    items = [(str(f.resolve()), str(f)) for f in files]
+    if jobs > 1 and len(items) >= MIN_FILES_PER_WORKER * jobs and recognizer.path is not None:
+        yield from _pool_records(recognizer, items, jobs, timeline)
+    else:
+        with _torch_threads(1):
+            for path, display in items:
+                yield predict_record(recognizer, path, display=display, timeline=timeline)
+
+
+def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
+    # Chunks of a few files amortise inter-process traffic; small enough that the last
+    # ones keep every worker busy and that an interrupt loses little.
+    chunksize = max(1, min(8, math.ceil(len(items) / (4 * jobs))))
+    executor = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_mp_context(), initializer=_init_worker,
+        initargs=(str(Path(recognizer.path).resolve()), timeline),
+    )
+    done = 0
+    try:
+        for record in executor.map(_worker_record, items, chunksize=chunksize):
+            done += 1
+            yield record
+    except BrokenProcessPool as exc:
+        # A worker died (out of memory, killed). What was written is kept; the rest is
+        # done here rather than lost.
+        log.warning("predict workers failed (%s); predicting the remaining %d files in this "
+                    "process", exc, len(items) - done)
+        with _torch_threads(1):
+            for path, display in items[done:]:
+                yield predict_record(recognizer, path, display=display, timeline=timeline)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _mp_context():
+    # fork is unsafe once the parent runs threads (torch, tqdm's monitor); forkserver
+    # forks workers from a clean server with torch and librosa already imported.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_WORKER_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _init_worker(model_path: str, timeline: TimelineOptions | None) -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it (stops the
+    # pool, keeps what was written), instead of every worker printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One thread per worker: the pool already keeps every core busy, and OpenMP threads
+    # competing for the same cores only slow each other down.
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from serkit.inference import load_model
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    _WORKER_STATE["recognizer"] = load_model(model_path)
+    _WORKER_STATE["timeline"] = timeline
+
+
+def _worker_record(item: tuple[str, str]) -> dict:
+    path, display = item
+    return predict_record(_WORKER_STATE["recognizer"], path, display=display,
+                          timeline=_WORKER_STATE["timeline"])
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """``None``: every core this process may use; otherwise a positive count."""
+    if jobs is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS, Windows
+            return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a positive number of processes, not {jobs!r}")
+    return jobs
+
+
+# --- writers ------------------------------------------------------------------------------
+
+class JsonlWriter:
+    """One JSON object per line: the result line as :func:`predict_record` makes it."""
+
+    def __init__(self, stream: IO[str], labels: Sequence[str]):
+        self.stream = stream
+
+    def header(self) -> None:
+        """jsonl has no header."""
+
+    def write(self, record: dict) -> None:
+        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
+class CsvWriter:
+    """``path, label, error`` and one probability column per class, one row per file."""
+
+    def __init__(self, stream: IO[str], labels: Sequence[str]):
+        self.stream = stream
+        self.labels = list(labels)
+        self._csv = csv.writer(stream, lineterminator="\n")
+
+    def columns(self) -> list[str]:
+        return ["path", "label", "error", *self.labels]
+
+    def header(self) -> None:
+        self._csv.writerow(self.columns())
+        self.stream.flush()
+
+    def write(self, record: dict) -> None:
+        probabilities = record.get("probabilities", {})
+        # Newlines in a field would make a torn row look complete on resume.
+        cells = [record["path"], record.get("label", ""), _one_line(record.get("error", "")),
+                 *(repr(probabilities[c]) if c in probabilities else "" for c in self.labels)]
+        self._csv.writerow(cells)
+        self.stream.flush()
+
+
+class TableWriter:
+    """Aligned columns for people: path, label, top probability, every class's probability.
+
+    With a timeline, each file's segments follow its row, indented.
+    """
+
+    def __init__(self, stream: IO[str], labels: Sequence[str], *, path_width: int = 4):
+        self.stream = stream
+        self.labels = list(labels)
+        self.path_width = max(4, path_width)
+        self.label_width = max(5, *(len(label) for label in self.labels))
+
+    def header(self) -> None:
+        cells = ["path".ljust(self.path_width), "label".ljust(self.label_width), "    p",
+                 *(label.rjust(max(5, len(label))) for label in self.labels)]
+        self._line("  ".join(cells).rstrip())
+
+    def write(self, record: dict) -> None:
+        head = [record["path"].ljust(self.path_width)]
+        if "error" in record:
+            self._line("  ".join([*head, "ERROR".ljust(self.label_width), _one_line(record["error"])]))
+            return
+        probabilities = record["probabilities"]
+        cells = [*head, record["label"].ljust(self.label_width),
+                 f"{probabilities[record['label']]:.3f}",
+                 *(f"{probabilities[c]:.3f}".rjust(max(5, len(c))) for c in self.labels)]
+        lines = ["  ".join(cells)]
+        for segment in record.get("timeline", {}).get("segments", []):
+            span = f"{segment['start_s']:7.2f} - {segment['end_s']:7.2f} s"
+            lines.append(f"    {span}  {segment['label'].ljust(self.label_width)}  "
+                         f"{segment['confidence']:.3f}")
+        self._line("\n".join(lines))
+
+    def _line(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+WRITERS = {"table": TableWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split("\n"))
+
+
+# --- resume ---------------------------------------------------------------------------------
+
+def read_previous(output: Path, fmt: str, labels: Sequence[str], *,
+                  timeline: bool = False) -> tuple[list[dict], bytes]:
+    """The result lines already in ``output``, and the bytes of its complete lines.
+
+    A last line without its newline is a torn write from an interrupted run: it is not
+    returned (nor in the bytes), so its file is predicted again.
+
+    Raises:
+        ConfigError: ``output`` holds something other than results of this kind (another
+            format, another model's labels, with/without timelines).
+    """
+    data = output.read_bytes() if output.exists() else b""
+    complete = data[: data.rfind(b"\n") + 1]
+    if not complete:
+        return [], b""
+    text = complete.decode("utf-8", errors="replace")
+    records = (_read_jsonl(text, output, labels, timeline) if fmt == "jsonl"
+               else _read_csv(text, output, labels))
+    return records, complete
+
+
+def _not_ours(output: Path, what: str) -> ConfigError:
+    return ConfigError(f"{output}: {what}; it cannot be resumed, so pass another --output "
+                       "or delete the file")
+
+
+def _read_jsonl(text: str, output: Path, labels: Sequence[str], timeline: bool) -> list[dict]:
+    records = []
+    # split("\n"), not splitlines(): JSON strings may hold U+2028 and other line breaks.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise _not_ours(output, f"line {number} is not JSON (is it a jsonl results file?)") from None
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise _not_ours(output, f"line {number} is not a `serkit predict` result")
+        if "error" not in record:
+            _check_result(record, number, output, labels, timeline)
+        records.append(record)
+    return records
+
+
+def _check_result(record: dict, number: int, output: Path, labels: Sequence[str],
+                  timeline: bool) -> None:
+    probabilities = record.get("probabilities")
+    if not isinstance(probabilities, dict) or list(probabilities) != list(labels):
+        found = list(probabilities) if isinstance(probabilities, dict) else None
+        raise _not_ours(output, f"line {number} has the labels {found}, not this model's {list(labels)}")
+    if timeline != ("timeline" in record):
+        done = "with" if "timeline" in record else "without"
+        raise _not_ours(output, f"it was written {done} --timeline")
+
+
+def _read_csv(text: str, output: Path, labels: Sequence[str]) -> list[dict]:
+    rows = list(csv.reader(io.StringIO(text)))
+    expected = CsvWriter(io.StringIO(), labels).columns()
+    if rows[0] != expected:
+        raise _not_ours(output, f"its header is {','.join(rows[0])!r}, not {','.join(expected)!r} "
+                                "(another format or another model's labels)")
+    records = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(expected):
+            raise _not_ours(output, f"line {number} has {len(row)} columns, not {len(expected)}")
+        path, label, error = row[:3]
+        records.append({"path": path, "error": error} if error else {"path": path, "label": label})
+    return records
+
+
+# --- the whole run --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did: files found, predicted now, already in the output, and failed."""
+
+    files: int
+    predicted: int
+    skipped: int
+    failed: int
+    output: Path | None = None
+
+    def describe(self) -> str:
+        parts = [f"{self.files} file{'s' if self.files != 1 else ''}: {self.predicted} predicted"]
+        if self.skipped:
+            parts.append(f"{self.skipped} already in {self.output}")
+        parts.append(f"{self.failed} failed" if self.failed else "none failed")
+        return ", ".join(parts)
+
+
+def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", fmt: str = "table",
+                output: str | Path | None = None, timeline: TimelineOptions | None = None,
+                jobs: int | None = None, progress: bool = True,
+                stdout: IO[str] | None = None) -> BatchSummary:
+    """Predict every audio file under ``paths`` and write one result per file.
+
+    Args:
+        paths: files and folders (see :func:`find_audio_files`).
+        model: a bundled model name or a bundle folder.
+        fmt: ``table``, ``jsonl`` or ``csv`` (csv has no room for a timeline).
+        output: a file to write; jsonl and csv outputs that exist are resumed, a table is
+            replaced (atomically, at the end). ``None`` writes to ``stdout``.
+        timeline: window the files too (see :class:`TimelineOptions`).
+        jobs: worker processes (``None``: every core).
+        progress: a tqdm bar on stderr (shown only when stderr is a terminal).
+
+    Returns:
+        The :class:`BatchSummary`; ``failed`` counts this run's files with an error line,
+        including ones already in a resumed output.
+
+    Raises:
+        ConfigError: unknown format or model, csv with a timeline, bad windowing or jobs,
+            or an output that is not results of this kind.
+        AudioError: a path that does not exist, or no audio files.
+    """
+    from serkit.inference import MIN_DURATION_S, load_model
+    from serkit.inference.timeline import check_windowing
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if timeline is not None:
+        if fmt == "csv":
+            raise ConfigError("--timeline gives many windows and segments per file, which do "
+                              "not fit csv's one row per file; use --format jsonl or table")
+        check_windowing(timeline.window_s, timeline.hop_s, min_window_s=MIN_DURATION_S)
+    jobs = resolve_jobs(jobs)
+    files = find_audio_files(paths)
+    recognizer = load_model(model)
+    output = Path(output) if output is not None else None
+    if output is not None and fmt in RESUMABLE_FORMATS:
+        return _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress)
+    return _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout or sys.stdout)
+
+
+def _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout) -> BatchSummary:
+    from serkit.fileio import atomic_open
+
+    if output is None:
+        failed = _write_all(recognizer, files, fmt, stdout, timeline, jobs, progress)
+    else:  # a table: people read it whole, so it appears whole or not at all
+        with atomic_open(output, "w", encoding="utf-8", newline="") as stream:
+            failed = _write_all(recognizer, files, fmt, stream, timeline, jobs, progress)
+    return BatchSummary(len(files), len(files), 0, failed, output)
+
+
+def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> BatchSummary:
+    from serkit.fileio import atomic_write_bytes
+
+    previous, complete = read_previous(output, fmt, recognizer.labels, timeline=timeline is not None)
+    if output.exists() and output.stat().st_size != len(complete):
+        log.warning("%s: dropping a torn last line from an interrupted run", output)
+        atomic_write_bytes(output, complete)
+    done = {Path(r["path"]).resolve(): r for r in previous}
+    todo = [f for f in files if f.resolve() not in done]
+    failed_before = sum(1 for f in files if "error" in done.get(f.resolve(), {}))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "a", encoding="utf-8", newline="") as stream:
+        failed = _write_all(recognizer, todo, fmt, stream, timeline, jobs, progress,
+                            header=not complete)
+    return BatchSummary(len(files), len(todo), len(files) - len(todo), failed + failed_before, output)
+
+
+def _write_all(recognizer, files, fmt, stream, timeline, jobs, progress, *, header=True) -> int:
+    """Predict ``files`` and write their lines to ``stream``; returns how many failed."""
+    from tqdm.auto import tqdm
+
+    writer = _make_writer(fmt, stream, recognizer.labels, files)
+    if header:
+        writer.header()
+    failed = 0
+    bar = tqdm(total=len(files), unit="file", desc="predict", file=sys.stderr,
+               disable=None if progress else True, dynamic_ncols=True)
+    try:
+        for record in predict_records(recognizer, files, jobs=jobs, timeline=timeline):
+            failed += "error" in record
+            with bar.external_write_mode(file=sys.stderr):
+                writer.write(record)
+            bar.update(1)
+    finally:
+        bar.close()
+    return failed
+
+
+def _make_writer(fmt: str, stream: IO[str], labels: Sequence[str], files: Iterable[Path]):
+    if fmt == "table":
+        return TableWriter(stream, labels, path_width=max((len(str(f)) for f in files), default=4))
+    return WRITERS[fmt](stream, labels)

@@ -1,0 +1,301 @@
+"""Export a bundle's network to ONNX, standardisation folded in and softmax at the end.
+
+The ONNX graph maps the features of clips to class probabilities; the features themselves
+(librosa) are computed outside it. Everything needed to reproduce that front end is in
+the file's ``metadata_props`` (see :func:`read_onnx_metadata`).
+
+Example (``tiny`` a bundle folder)::
+
+    import onnxruntime as ort
+    from serkit.features import make_features
+    from serkit.audio import load_audio
+    from serkit.inference.onnx_export import export_onnx, read_onnx_metadata
+
+    export_onnx(tiny, "tiny.onnx")
+    meta = read_onnx_metadata("tiny.onnx")
+    extractor = make_features(meta["features"]["name"], **meta["features"]["params"])
+    x = extractor(load_audio("clip.wav", sample_rate=meta["sample_rate"]))[None]
+    probabilities = ort.InferenceSession("tiny.onnx").run(None, {"features": x})[0][0]
+    dict(zip(meta["labels"], probabilities))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from serkit.errors import MissingDependencyError, SerkitError
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "probabilities"
+#: Largest |ONNX − PyTorch| probability accepted when an export is checked.
+TOLERANCE = 1e-4
+#: The metadata keys whose values are JSON (the others are plain strings or integers).
+_JSON_KEYS = ("labels", "features", "model")
+_INT_KEYS = ("sample_rate", "n_features")
+#: The TorchScript exporter's opset: old enough for every runtime still in use.
+_TORCHSCRIPT_OPSET = 17
+#: Exporters in the order they are tried.
+EXPORTERS = ("dynamo", "torchscript")
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """What :func:`export_onnx` wrote and how."""
+
+    path: Path
+    exporter: str  # "dynamo" or "torchscript"
+    opset: int
+    input_kind: str  # "vector": (batch, dim); "frames": (batch, frames, dim)
+    max_difference: float  # largest |ONNX − PyTorch| probability on the check inputs
+    failures: tuple[str, ...] = ()  # why earlier exporters were not used
+
+
+def export_onnx(model: str | Path, out: str | Path, *, tolerance: float = TOLERANCE) -> OnnxExport:
+    """Export the network of ``model`` to the ONNX file ``out``.
+
+    The graph takes the **features** of clips, not audio: feature extraction (librosa)
+    stays outside it, because its STFT, YIN pitch tracking and chroma have no faithful
+    ONNX counterpart. Compute the features with ``serkit.features.make_features(name,
+    **params)`` on mono float32 audio at the stored sample rate (both in the file's
+    metadata), then run the graph:
+
+    - input ``features``: float32 ``(batch, dim)`` for vector features, or
+      ``(batch, frames, dim)`` for frame features (the batch dimension is dynamic, and
+      the frame count too; clips of different lengths go one per call, as no padding
+      mask is taken);
+    - output ``probabilities``: float32 ``(batch, classes)``, each row summing to 1, in
+      the order of the ``labels`` metadata.
+
+    The bundle's standardisation is folded into the graph (raw extractor output goes in)
+    and softmax is its last step. The dynamo exporter is tried first and the TorchScript
+    one if it fails; each result is checked against PyTorch with onnxruntime on inputs
+    of another batch size (and frame count) than the export example, and is rejected if
+    a probability differs by more than ``tolerance``.
+
+    ``metadata_props`` (read them back with :func:`read_onnx_metadata`): ``labels``,
+    ``sample_rate``, ``features`` ({"name", "params"}), ``input_kind``, ``n_features``,
+    ``model`` ({"name", "params"}), ``bundle_name``, ``serkit_version``, ``exporter``.
+
+    Args:
+        model: a bundled model name or a bundle folder.
+        out: the ``.onnx`` file to write (atomically).
+        tolerance: largest accepted |ONNX − PyTorch| probability.
+
+    Raises:
+        MissingDependencyError: onnx, onnxscript or onnxruntime is not installed.
+        ConfigError: unknown model or invalid bundle.
+        SerkitError: no exporter gives a graph that matches PyTorch (the reasons listed).
+    """
+    _require_export_dependencies()
+    from serkit.inference import load_model
+    from serkit.inference.bundle import load_parts
+
+    folder = load_model(model).path  # resolves bundled names and checks the bundle
+    info, extractor, standardizer, network = load_parts(folder)
+    return export_network(network, standardizer, info=info, input_kind=extractor.output,
+                          out=out, tolerance=tolerance)
+
+
+def export_network(network, standardizer, *, info: dict, input_kind: str, out: str | Path,
+                   tolerance: float = TOLERANCE) -> OnnxExport:
+    """:func:`export_onnx` for parts already loaded (``info`` is the bundle.json dict)."""
+    from serkit.fileio import atomic_write_bytes
+
+    _require_export_dependencies()
+    n_features = int(info["model"]["n_features"])
+    wrapper = ProbabilityNetwork(network, standardizer).eval()
+    failures: list[str] = []
+    for exporter in EXPORTERS:
+        try:
+            proto = _export(wrapper, exporter, input_kind, n_features)
+            difference = max_difference(proto, wrapper, input_kind, n_features, standardizer)
+        except Exception as exc:  # exporters fail in many ways; each is reported, then the next tried
+            failures.append(f"{exporter} exporter failed ({_first_line(exc)})")
+            log.info("ONNX export of %s: %s", info["name"], failures[-1])
+            continue
+        if difference > tolerance:
+            failures.append(f"{exporter} exporter's graph differs from PyTorch by up to "
+                            f"{difference:.2g} (tolerance {tolerance:g})")
+            continue
+        _add_metadata(proto, info, input_kind, exporter)
+        _check(proto)
+        atomic_write_bytes(out, proto.SerializeToString())
+        return OnnxExport(Path(out), exporter, _opset(proto), input_kind, difference, tuple(failures))
+    raise SerkitError(f"model {info['name']!r} ({info['model']['name']}) cannot be exported to "
+                      f"ONNX: {'; '.join(failures)}")
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The serkit metadata of an exported file: JSON and integer values decoded.
+
+    Raises:
+        MissingDependencyError: onnx is not installed.
+        SerkitError: not an ONNX file, or one serkit did not export.
+    """
+    _require_export_dependencies()
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, OSError, ... for a bad file
+        raise SerkitError(f"{path}: not a readable ONNX file ({_first_line(exc)})") from None
+    meta: dict[str, Any] = {p.key: p.value for p in proto.metadata_props}
+    if "labels" not in meta or "features" not in meta:
+        raise SerkitError(f"{path}: has no serkit metadata; was it written by `serkit export`?")
+    for key in _JSON_KEYS:
+        meta[key] = json.loads(meta[key])
+    for key in _INT_KEYS:
+        meta[key] = int(meta[key])
+    return meta
+
+
+# --- the exported module ----------------------------------------------------------------
+
+class ProbabilityNetwork(torch.nn.Module):
+    """``softmax(network((features - mean) / scale))``: what the ONNX graph computes."""
+
+    def __init__(self, network, standardizer):
+        super().__init__()
+        self.network = network
+        self.standardize = standardizer is not None
+        if self.standardize:
+            self.register_buffer("mean", torch.tensor(np.asarray(standardizer.mean), dtype=torch.float32))
+            self.register_buffer("scale", torch.tensor(np.asarray(standardizer.scale), dtype=torch.float32))
+
+    def forward(self, features):
+        if self.standardize:
+            features = (features - self.mean) / self.scale
+        return torch.softmax(self.network(features), dim=-1)
+
+
+# --- exporting and checking -------------------------------------------------------------
+
+def example_input(input_kind: str, n_features: int, *, batch: int = 2, frames: int = 50,
+                  seed: int = 0):
+    """A float32 tensor of the graph's input layout, standard normal values."""
+    shape = (batch, n_features) if input_kind == "vector" else (batch, frames, n_features)
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _export(wrapper, exporter: str, input_kind: str, n_features: int):
+    """The ModelProto of ``wrapper`` from one exporter (its console chatter silenced)."""
+    import onnx
+
+    example = (example_input(input_kind, n_features),)
+    axes = {0: "batch"} if input_kind == "vector" else {0: "batch", 1: "frames"}
+    with _quiet():
+        if exporter == "dynamo":
+            shapes = {INPUT_NAME: {i: torch.export.Dim(name) for i, name in axes.items()}}
+            program = torch.onnx.export(wrapper, example, dynamo=True, input_names=[INPUT_NAME],
+                                        output_names=[OUTPUT_NAME], dynamic_shapes=shapes,
+                                        verbose=False)
+            return program.model_proto
+        buffer = io.BytesIO()
+        torch.onnx.export(wrapper, example, buffer, dynamo=False, input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME], opset_version=_TORCHSCRIPT_OPSET,
+                          dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}})
+        return onnx.load_from_string(buffer.getvalue())
+
+
+def max_difference(proto, wrapper, input_kind: str, n_features: int, standardizer=None) -> float:
+    """Largest |onnxruntime − PyTorch| probability on random inputs.
+
+    The inputs have another batch size (and frame count) than the export example, so a
+    graph that baked in the example's shape fails here, and are spread like the raw
+    features the standardizer expects.
+    """
+    import onnxruntime
+
+    x = example_input(input_kind, n_features, batch=3, frames=37, seed=1)
+    if standardizer is not None:
+        x = x * torch.tensor(standardizer.scale, dtype=torch.float32) + torch.tensor(
+            standardizer.mean, dtype=torch.float32)
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+    with torch.inference_mode():
+        expected = wrapper(x).numpy()
+    return float(np.max(np.abs(got - expected)))
+
+
+def _add_metadata(proto, info: dict, input_kind: str, exporter: str) -> None:
+    from serkit import __version__
+
+    values = {
+        "labels": json.dumps(info["labels"]),
+        "sample_rate": str(int(info["sample_rate"])),
+        "features": json.dumps(info["features"]),
+        "input_kind": input_kind,
+        "n_features": str(int(info["model"]["n_features"])),
+        "model": json.dumps({"name": info["model"]["name"], "params": info["model"]["params"]}),
+        "bundle_name": str(info["name"]),
+        "serkit_version": __version__,
+        "exporter": exporter,
+    }
+    del proto.metadata_props[:]
+    for key, value in values.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.doc_string = (
+        f"serkit model {info['name']!r}: input {INPUT_NAME!r} = features "
+        f"{info['features']['name']} {json.dumps(info['features']['params'])} of mono audio at "
+        f"{info['sample_rate']} Hz (computed outside the graph; standardisation is inside), "
+        f"output {OUTPUT_NAME!r} = probabilities of {', '.join(info['labels'])}"
+    )
+
+
+def _check(proto) -> None:
+    import onnx
+
+    onnx.checker.check_model(proto)
+
+
+def _opset(proto) -> int:
+    return max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the exporters' progress prints, warnings and log lines (failures still raise)."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # the dynamo exporter colours its text
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _require_export_dependencies() -> None:
+    missing = []
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise MissingDependencyError(
+            f"ONNX export needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            'not installed; install them with: pip install "serkit[export]"'
+        )
