@@ -76,7 +76,7 @@ def synthesize(clip: Clip) -> np.ndarray:
     # A file, not --stdout: the streamed WAV header has no length and libsndfile rejects it.
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        done = subprocess.run(clip.command(wav), capture_output=True, text=True)
+        done = subprocess.run(clip.command(wav), check=False, capture_output=True, text=True)
         # espeak-ng exits 0 even on a bad option or voice; its stderr says what went wrong.
         if done.returncode != 0 or done.stderr.strip() or not wav.exists():
             raise SystemExit(f"{clip.file}: espeak-ng failed: {done.stderr.strip()}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def _sketch_network(axes, left, bottom, width, height) -> None:
         [(left + width * i / (len(layers) - 1), bottom + height * (j + 0.5) / n) for j in range(n)]
         for i, n in enumerate(layers)
     ]
-    for here, after in zip(positions, positions[1:]):
+    for here, after in pairwise(positions):
         for x0, y0 in here:
             for x1, y1 in after:
                 axes.plot((x0, x1), (y0, y1), color="#9db4d9", linewidth=0.4, zorder=1)

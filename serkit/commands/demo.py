@@ -62,6 +62,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         # The page's code is installed, not edited: watching it only costs inotify handles.
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        # Visitors need no developer menu (Deploy, rerun, settings).
+        "--client.toolbarMode", "minimal",
     ]
 
 

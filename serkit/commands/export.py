@@ -1,5 +1,44 @@
-"""`serkit export`: (being written in this session)."""
+"""`serkit export`: a model's network as an ONNX file (see serkit.inference.onnx_export)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DESCRIPTION = """\
+Export MODEL's network to ONNX: input the features of clips, (batch, dim) or
+(batch, frames, dim); output class probabilities (standardisation folded in, softmax at
+the end). Feature extraction stays outside the graph: the file's metadata names the
+feature extractor, its parameters, the sample rate and the labels, so that
+serkit.features.make_features(name, **params) reproduces the front end."""
 
 
 def add_parser(commands) -> None:
-    """Register the command on the `serkit` sub-command parser."""
+    """Register `serkit export` on the `serkit` sub-command parser."""
+    parser = commands.add_parser("export", help="export a model to ONNX", description=DESCRIPTION,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", metavar="MODEL", help="a bundled model name or a bundle folder")
+    parser.add_argument("--onnx", type=Path, required=True, metavar="FILE",
+                        help="the .onnx file to write")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from serkit.inference.onnx_export import export_onnx, read_onnx_metadata
+
+    result = export_onnx(args.model, args.onnx)
+    meta = read_onnx_metadata(result.path)
+    print(f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}); "
+          f"matches PyTorch within {result.max_difference:.1g}")
+    for failure in result.failures:
+        print(f"  (not used: {failure})")
+    features = f"{meta['features']['name']}({_params(meta['features']['params'])})"
+    shape = "(batch, dim)" if meta["input_kind"] == "vector" else "(batch, frames, dim)"
+    print(f"input 'features': float32 {shape} with dim {meta['n_features']}, from "
+          f"serkit.features.make_features: {features} on mono audio at {meta['sample_rate']} Hz")
+    print(f"output 'probabilities': {', '.join(meta['labels'])}")
+    return 0
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from serkit.demo import AUDIO_SUFFIXES, TIMELINE_MIN_S, WORKFLOW_IMAGE, DemoSettings, find_samples
+from serkit.demo import (
+    AUDIO_SUFFIXES,
+    TIMELINE_MIN_S,
+    WORKFLOW_IMAGE,
+    DemoSettings,
+    find_samples,
+)
 from serkit.errors import SerkitError
+
+if TYPE_CHECKING:  # the real import pulls in torch; the page loads it once, in load_recognizer
+    from serkit.inference import Prediction, Recognizer, Timeline
 
 #: The timeline's windows: long enough for an emotion to show, a step fine enough to follow it.
 WINDOW_S, HOP_S = 3.0, 1.0
@@ -32,18 +42,17 @@ class Clip:
     key: str  # identifies the clip across reruns, so a result is never shown for another clip
     name: str  # how the page and error messages call it
     source: Path | bytes
-    mime: str
 
 
 @dataclass(frozen=True)
 class Result:
     clip_key: str
-    prediction: object  # serkit.inference.Prediction
-    timeline: object | None  # serkit.inference.Timeline, for long clips only
+    prediction: Prediction
+    timeline: Timeline | None  # for long clips only
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
-def load_recognizer(model: str):
+def load_recognizer(model: str) -> Recognizer:
     """The recognizer for ``model``, loaded once and shared across reruns and sessions."""
     # Imported here: the import pulls in torch, which the page only needs once.
     from serkit.inference import load_model
@@ -73,7 +82,7 @@ def main() -> None:
         _show_result(result, recognizer.labels)
 
 
-def _recognizer_or_stop(model: str):
+def _recognizer_or_stop(model: str) -> Recognizer:
     try:
         return load_recognizer(model)
     except SerkitError as exc:
@@ -81,7 +90,7 @@ def _recognizer_or_stop(model: str):
         st.stop()
 
 
-def _show_model(recognizer, settings: DemoSettings) -> None:
+def _show_model(recognizer: Recognizer, settings: DemoSettings) -> None:
     with st.sidebar:
         st.header("Model")
         st.markdown(f"**{recognizer.name}**")
@@ -124,7 +133,7 @@ def _sample_picker(folder: Path) -> Clip | None:
     name = st.selectbox("Choose a clip", names, key="sample")
     path = folder / name
     st.audio(str(path), format=_mime(path.name))
-    return Clip(key=f"sample:{path}", name=name, source=path, mime=_mime(path.name))
+    return Clip(key=f"sample:{path}", name=name, source=path)
 
 
 def _upload_box() -> Clip | None:
@@ -136,7 +145,7 @@ def _upload_box() -> Clip | None:
     data = upload.getvalue()
     st.caption(f"{upload.name}, {len(data) / 1024:.0f} KiB")
     st.audio(data, format=_mime(upload.name))
-    return Clip(key=f"upload:{upload.file_id}", name=upload.name, source=data, mime=_mime(upload.name))
+    return Clip(key=f"upload:{upload.file_id}", name=upload.name, source=data)
 
 
 def _mime(filename: str) -> str:
@@ -144,7 +153,7 @@ def _mime(filename: str) -> str:
     return f"audio/{suffix or 'wav'}"
 
 
-def _detect(recognizer, clip: Clip) -> None:
+def _detect(recognizer: Recognizer, clip: Clip) -> None:
     """Run the model on ``clip``; bad audio becomes an error box, never a traceback."""
     st.session_state.pop(RESULT_KEY, None)
     try:
@@ -186,10 +195,11 @@ def _probability_chart(probabilities: dict[str, float], labels: list[str]) -> al
         tooltip=["emotion", alt.Tooltip("probability:Q", format=".1%")],
     )
     text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%"))
-    return (bars + text).properties(height=32 * len(labels) + 20)
+    # A height per bar: Streamlit squeezes a fixed chart height into a few pixels per bar.
+    return (bars + text).properties(height=alt.Step(30))
 
 
-def _timeline_chart(timeline, labels: list[str]) -> alt.VConcatChart:
+def _timeline_chart(timeline: Timeline, labels: list[str]) -> alt.VConcatChart:
     """Each emotion's probability per window (at the window's centre), over the merged segments."""
     windows = pd.DataFrame(
         {"time_s": (w.start_s + w.end_s) / 2, "emotion": label, "probability": w.probabilities[label]}

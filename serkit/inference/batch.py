@@ -150,7 +150,7 @@ def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -
 def _without_prefix(message: str, display: str) -> str:
     """Error lines already carry the path; the message need not repeat it."""
     prefix = f"{display}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message.removeprefix(prefix)
 
 
 # --- many files, in order --------------------------------------------------------------

@@ -122,7 +122,9 @@ def export_network(network, standardizer, *, info: dict, input_kind: str, out: s
         try:
             proto = _export(wrapper, exporter, input_kind, n_features)
             difference = max_difference(proto, wrapper, input_kind, n_features, standardizer)
-        except Exception as exc:  # exporters fail in many ways; each is reported, then the next tried
+        # Exporters fail in many ways (unsupported ops, tracing errors): each failure is
+        # reported and the next exporter tried.
+        except Exception as exc:  # noqa: BLE001
             failures.append(f"{exporter} exporter failed ({_first_line(exc)})")
             log.info("ONNX export of %s: %s", info["name"], failures[-1])
             continue
@@ -150,7 +152,7 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
 
     try:
         proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError, ... for a bad file
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError, OSError, ... for a bad file
         raise SerkitError(f"{path}: not a readable ONNX file ({_first_line(exc)})") from None
     meta: dict[str, Any] = {p.key: p.value for p in proto.metadata_props}
     if "labels" not in meta or "features" not in meta:
@@ -297,5 +299,5 @@ def _require_export_dependencies() -> None:
     if missing:
         raise MissingDependencyError(
             f"ONNX export needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            'not installed; install them with: pip install "serkit[export]"'
+            'not installed; install the export extra: pip install "serkit[export]"'
         )

@@ -2,13 +2,12 @@
 
 Handlers here turn serkit's own errors, FastAPI's validation errors, Starlette's HTTP
 errors (404 path, 405 method) and anything unexpected into that one shape, so a client
-needs a single error path. Unexpected errors are logged in full but answered with a
-generic message: a traceback could name server paths.
+needs a single error path. An unexpected error is answered with a generic message (its
+traceback could name server paths); Starlette re-raises it after answering, so the ASGI
+server logs it in full.
 """
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serkit.errors import AudioError, ConfigError, SerkitError
-
-log = logging.getLogger("serkit.server")
 
 #: Status → code for Starlette's own HTTP errors (unknown path, wrong method, ...).
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
@@ -90,6 +87,5 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error",
                           "the server failed on this request; the server log has the details")

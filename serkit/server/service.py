@@ -20,10 +20,6 @@ from serkit.server.upload import Upload
 if TYPE_CHECKING:
     from serkit.inference import Recognizer
 
-#: Longest audio accepted by default: a 10-minute call fits. Decoding is bounded by it
-#: (it is checked from the file header first), whatever the upload's compression.
-DEFAULT_MAX_DURATION_S = 600.0
-
 
 class ModelService:
     """The served recognizers by name (the first is the default) and the duration cap."""
@@ -34,6 +30,10 @@ class ModelService:
         self.models = dict(models)
         self.default = next(iter(self.models))
         self.limits = AudioLimits(max_duration_s=max_duration_s, min_duration_s=None)
+        self._descriptions = [
+            {"name": name, "labels": list(rec.labels), "sample_rate": int(rec.sample_rate),
+             "description": str(rec.info.get("description", ""))}
+            for name, rec in self.models.items()]
 
     def resolve(self, name: str | None) -> str:
         """The served name for a request's ``model`` (the default for None), or a 404 ApiError."""
@@ -44,10 +44,20 @@ class ModelService:
                            f"served models: {', '.join(self.models)} (see GET /v1/models)")
         return name
 
+    def warm_up(self) -> None:
+        """Predict once per model on a synthetic tone.
+
+        The first prediction in a process pays one-off costs (librosa's lazy imports of
+        scipy and numba: several seconds); better at startup than on a client's request.
+        """
+        for recognizer in self.models.values():
+            rate = recognizer.sample_rate
+            tone = 0.3 * np.sin(2 * np.pi * 220.0 * np.arange(rate) / rate)
+            recognizer.predict(tone.astype(np.float32), sample_rate=rate, name="warm-up tone")
+
     def describe(self) -> list[dict]:
-        return [{"name": name, "labels": list(rec.labels), "sample_rate": int(rec.sample_rate),
-                 "description": str(rec.info.get("description", ""))}
-                for name, rec in self.models.items()]
+        """Name, labels, sample rate and description of each served model."""
+        return self._descriptions
 
     def predict(self, model: str, upload: Upload) -> dict:
         recognizer = self.models[model]

@@ -1,0 +1,159 @@
+"""The FastAPI application: ``create_app(recognizer or {name: recognizer}) -> FastAPI``.
+
+Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see errors.py):
+
+- ``POST /v1/predict``  audio → label, probabilities, duration, model
+- ``POST /v1/timeline`` audio → windows and segments over time (``window``, ``hop`` seconds)
+- ``GET /v1/models``    the served models
+- ``GET /health``       liveness and the served model names
+- ``GET /docs``, ``GET /openapi.json``  the interactive docs and the schema
+
+Audio comes as a multipart upload (field ``file``) or as the raw body with an audio
+Content-Type; both POST endpoints take ``?model=NAME`` (default: the first model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from serkit.server.errors import install_error_handlers
+from serkit.server.schemas import (
+    ErrorOut,
+    HealthOut,
+    ModelOut,
+    PredictionOut,
+    TimelineOut,
+)
+from serkit.server.service import ModelService
+from serkit.server.settings import (
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    check_limits,
+)
+from serkit.server.upload import MULTIPART, RAW_AUDIO_TYPES, read_upload
+
+if TYPE_CHECKING:
+    from serkit.inference import Recognizer
+
+#: The request body of the POST endpoints, for the OpenAPI schema: the endpoints read the
+#: body themselves (to enforce the size limit while reading), so FastAPI cannot infer it.
+_BINARY = {"type": "string", "format": "binary"}
+AUDIO_BODY = {"requestBody": {"required": True, "content": {
+    MULTIPART: {"schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {**_BINARY, "description": "wav, flac or ogg"}}}},
+    **{media_type: {"schema": _BINARY} for media_type in RAW_AUDIO_TYPES},
+}}}
+AUDIO_ERRORS = {
+    400: {"model": ErrorOut, "description": "the audio cannot be used (corrupt, not audio, "
+          "silent, too short, too long), or no file was sent"},
+    404: {"model": ErrorOut, "description": "no model of that name on this server"},
+    413: {"model": ErrorOut, "description": "the upload is larger than the server's limit"},
+    415: {"model": ErrorOut, "description": "the Content-Type is neither multipart nor audio"},
+    422: {"model": ErrorOut, "description": "a query parameter is invalid"},
+}
+API_DESCRIPTION = (
+    "Send audio (wav, flac or ogg) as a multipart upload in the form field `file`, or as the "
+    "raw body with `Content-Type: audio/wav` (or audio/flac, audio/ogg, "
+    "application/octet-stream). Errors are JSON `{\"error\": {\"code\", \"message\"}}`.")
+MODEL_QUERY = Query(None, description="name of a served model (GET /v1/models); default: the first")
+
+
+def create_app(
+    models: Recognizer | Mapping[str, Recognizer],
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    torch_threads: int | None = 1,
+    warm_up: bool = True,
+) -> FastAPI:
+    """The HTTP API serving ``models``.
+
+    Args:
+        models: one Recognizer (served under its ``name``) or ``{name: Recognizer}``; the
+            first is the default model.
+        max_upload_bytes: largest request body accepted (413 above it).
+        max_duration_s: longest audio accepted (400 above it); None for no cap.
+        torch_threads: torch intra-op threads for this process (None leaves it). One
+            thread per request keeps concurrent requests from fighting over the cores.
+        warm_up: predict once per model now, so that the first request is not the one
+            that pays the feature pipeline's one-off start-up cost (seconds).
+
+    Raises:
+        ConfigError: no models, or a limit that is not positive.
+
+    Example:
+        >>> from serkit.inference import load_model       # doctest: +SKIP
+        >>> app = create_app(load_model("default"))        # doctest: +SKIP
+        >>> # uvicorn.run(app) or fastapi.testclient.TestClient(app)
+    """
+    check_limits(max_upload_bytes, max_duration_s)
+    service = ModelService(_by_name(models), max_duration_s=max_duration_s)
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    if warm_up:
+        service.warm_up()
+    from serkit import __version__
+
+    app = FastAPI(title="serkit", version=__version__,
+                  summary="Speech emotion recognition over HTTP",
+                  description=API_DESCRIPTION)
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(_routes(service, max_upload_bytes))
+    return app
+
+
+def _by_name(models) -> dict[str, Recognizer]:
+    if isinstance(models, Mapping):
+        return dict(models)
+    return {models.name: models}
+
+
+def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/predict", response_model=PredictionOut, responses=AUDIO_ERRORS,
+                 openapi_extra=AUDIO_BODY, summary="Recognise the emotion in a clip")
+    async def predict(request: Request, model: str | None = MODEL_QUERY) -> dict:
+        """The most probable emotion of the whole clip and each label's probability."""
+        name = service.resolve(model)  # before reading: an unknown model costs no upload
+        upload = await read_upload(request, max_upload_bytes)
+        return await run_in_threadpool(service.predict, name, upload)
+
+    @router.post("/v1/timeline", response_model=TimelineOut, responses=AUDIO_ERRORS,
+                 openapi_extra=AUDIO_BODY, summary="Emotion over time in a recording")
+    async def timeline(
+        request: Request,
+        model: str | None = MODEL_QUERY,
+        window: float = Query(3.0, gt=0, le=60, description="window length in seconds"),
+        hop: float = Query(1.0, ge=0.1, le=60, description="seconds between window starts "
+                           "(at most the window)"),
+    ) -> dict:
+        """Predictions on overlapping windows, and the segments of one label they make."""
+        name = service.resolve(model)
+        upload = await read_upload(request, max_upload_bytes)
+        return await run_in_threadpool(service.timeline, name, upload, window_s=window, hop_s=hop)
+
+    # These answer from memory: async, so they never queue behind predictions for a thread.
+    @router.get("/v1/models", response_model=list[ModelOut], summary="The served models")
+    async def models() -> list[dict]:
+        """Name, labels, sample rate and description of each model this server answers with."""
+        return service.describe()
+
+    @router.get("/health", response_model=HealthOut, summary="Liveness check")
+    async def health() -> dict:
+        """``ok`` once the models are loaded (the server listens only then)."""
+        return {"status": "ok", "models": list(service.models)}
+
+    @router.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return router

@@ -1,0 +1,308 @@
+"""`serkit predict`: formats, bad files, resume, timelines, worker processes, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from serkit.cli import main
+from serkit.inference import batch, load_model
+from serkit.inference.batch import find_audio_files
+from tests.conftest import TINY_LABELS, write_tone
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture
+def clips(tmp_path) -> Path:
+    """A folder of four short tones (one flac in a sub-folder) and a file that is not audio."""
+    folder = tmp_path / "clips"
+    for i, freq in enumerate((180.0, 240.0, 330.0)):
+        write_tone(folder / f"tone{i}.wav", seconds=0.6 + 0.2 * i, freq=freq, seed=i)
+    write_tone(folder / "sub" / "tone3.flac", seconds=0.8, freq=440.0, seed=3)
+    (folder / "notes.txt").write_text("not audio, and not picked up from a folder")
+    return folder
+
+
+def predict(*args, capsys) -> tuple[int, str, str]:
+    """Run `serkit predict`; in-process (--jobs 1) unless the test asks for workers."""
+    args = [*map(str, args), "--no-progress"]
+    code = main(["predict", *args, *([] if "--jobs" in args else ["--jobs", "1"])])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+# --- discovery ------------------------------------------------------------------------------
+
+def test_find_audio_files_is_recursive_sorted_and_deduplicated(clips):
+    (clips / ".hidden").mkdir()
+    write_tone(clips / ".hidden" / "skip.wav")
+    write_tone(clips / "._resource_fork.wav")
+    files = find_audio_files([clips, clips / "tone1.wav", clips / "sub"])
+    assert [f.relative_to(clips).as_posix() for f in files] == [
+        "sub/tone3.flac", "tone0.wav", "tone1.wav", "tone2.wav"]
+
+
+def test_a_file_named_explicitly_is_taken_whatever_its_extension(clips):
+    assert find_audio_files([clips / "notes.txt"]) == [clips / "notes.txt"]
+
+
+# --- formats ----------------------------------------------------------------------------------
+
+def test_jsonl_gives_the_recognizer_probabilities(clips, tiny_bundle, capsys):
+    code, out, _ = predict(clips, "--model", tiny_bundle, "--format", "jsonl",
+                           capsys=capsys)
+    assert code == 0
+    records = jsonl(out)
+    assert [Path(r["path"]).name for r in records] == ["tone3.flac", "tone0.wav", "tone1.wav", "tone2.wav"]
+    recognizer = load_model(tiny_bundle)
+    for record in records:
+        expected = recognizer.predict(record["path"])
+        assert list(record["probabilities"]) == TINY_LABELS
+        assert record["label"] == expected.label
+        assert record["probabilities"] == pytest.approx(expected.probabilities, abs=1e-9)
+        assert sum(record["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_csv_has_one_column_per_class(clips, tiny_bundle, capsys):
+    code, out, _ = predict(clips, "--model", tiny_bundle, "--format", "csv", capsys=capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["path", "label", "error", *TINY_LABELS]
+    assert len(rows) == 4
+    for row in rows:
+        probabilities = {c: float(row[c]) for c in TINY_LABELS}
+        assert row["error"] == "" and row["label"] == max(probabilities, key=probabilities.get)
+        assert sum(probabilities.values()) == pytest.approx(1.0)
+
+
+def test_table_is_aligned_with_a_row_per_file(clips, tiny_bundle, capsys):
+    code, out, _ = predict(clips, "--model", tiny_bundle, capsys=capsys)
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split() == ["path", "label", "p", *TINY_LABELS]
+    assert len(rows) == 4
+    label_column = header.index("label")
+    for row in rows:
+        cells = row[label_column:].split()
+        assert cells[0] in TINY_LABELS
+        probabilities = [float(c) for c in cells[2:]]
+        assert float(cells[1]) == max(probabilities)
+        assert sum(probabilities) == pytest.approx(1.0, abs=0.01)  # rounded to 3 decimals
+
+
+def test_the_format_follows_the_output_suffix(clips, tiny_bundle, tmp_path, capsys):
+    out = tmp_path / "results.csv"
+    code, _, err = predict(clips, "--model", tiny_bundle, "--output", out, capsys=capsys)
+    assert code == 0 and "4 files: 4 predicted" in err
+    assert out.read_text().splitlines()[0] == "path,label,error," + ",".join(TINY_LABELS)
+
+
+# --- bad files --------------------------------------------------------------------------------
+
+def test_each_bad_file_gets_its_own_error_line_and_exit_1(clips, tiny_bundle, capsys):
+    (clips / "empty.wav").write_bytes(b"")
+    (clips / "corrupt.wav").write_bytes((clips / "tone0.wav").read_bytes()[:30])
+    (clips / "text.wav").write_text("this is a text file with a .wav name\n" * 20)
+    sf.write(clips / "silent.wav", np.zeros(16_000, dtype=np.float32), 16_000)
+    code, out, err = predict(clips, clips / "notes.txt", "--model", tiny_bundle, "--format", "jsonl",
+                             capsys=capsys)
+    assert code == 1
+    by_name = {Path(r["path"]).name: r for r in jsonl(out)}
+    assert len(by_name) == 9
+    errors = {name: r["error"] for name, r in by_name.items() if "error" in r}
+    assert set(errors) == {"empty.wav", "corrupt.wav", "text.wav", "silent.wav", "notes.txt"}
+    assert "empty" in errors["empty.wav"] and "silent" in errors["silent.wav"]
+    assert "not audio or corrupt" in errors["text.wav"]
+    assert all("\n" not in e and "Traceback" not in e for e in errors.values())
+    for name in ("tone0.wav", "tone1.wav", "tone2.wav", "tone3.flac"):
+        assert list(by_name[name]["probabilities"]) == TINY_LABELS
+    assert "5 failed" in err
+
+
+def test_bad_files_in_table_and_csv(clips, tiny_bundle, capsys):
+    (clips / "empty.wav").write_bytes(b"")
+    code, out, _ = predict(clips, "--model", tiny_bundle, capsys=capsys)
+    assert code == 1
+    [row] = [line for line in out.splitlines() if "empty.wav" in line]
+    assert "ERROR" in row and "empty" in row
+    code, out, _ = predict(clips, "--model", tiny_bundle, "--format", "csv", capsys=capsys)
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 1 and rows["empty.wav"]["error"] and rows["empty.wav"]["anger"] == ""
+
+
+# --- resume -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def counted(monkeypatch) -> list[str]:
+    """The files predicted from now on (in-process runs)."""
+    seen: list[str] = []
+    original = batch.predict_record
+
+    def spy(recognizer, path, **kwargs):
+        seen.append(Path(path).name)
+        return original(recognizer, path, **kwargs)
+
+    monkeypatch.setattr(batch, "predict_record", spy)
+    return seen
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_resume_skips_done_files_and_redoes_a_torn_line(clips, tiny_bundle, tmp_path, capsys,
+                                                        counted, fmt):
+    fresh, resumed = tmp_path / f"fresh.{fmt}", tmp_path / f"resumed.{fmt}"
+    assert predict(clips, "--model", tiny_bundle, "--output", fresh, "--jobs", "1", capsys=capsys)[0] == 0
+    # An interrupted run: two complete lines (with the csv header) and half of the third.
+    lines = fresh.read_bytes().splitlines(keepends=True)
+    complete = 3 if fmt == "csv" else 2
+    resumed.write_bytes(b"".join(lines[:complete]) + lines[complete][:25])
+    counted.clear()
+    code, _, err = predict(clips, "--model", tiny_bundle, "--output", resumed,
+                           capsys=capsys)
+    assert code == 0
+    assert counted == ["tone1.wav", "tone2.wav"]  # tone3.flac and tone0.wav were done
+    assert resumed.read_bytes() == fresh.read_bytes()
+    assert "2 predicted, 2 already in" in err
+    counted.clear()
+    assert predict(clips, "--model", tiny_bundle, "--output", resumed, capsys=capsys)[0] == 0
+    assert counted == [] and resumed.read_bytes() == fresh.read_bytes()
+
+
+def test_resume_keeps_earlier_failures_in_the_exit_status(clips, tiny_bundle, tmp_path, capsys, counted):
+    (clips / "empty.wav").write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    assert predict(clips, "--model", tiny_bundle, "--output", out, capsys=capsys)[0] == 1
+    counted.clear()
+    assert predict(clips, "--model", tiny_bundle, "--output", out, capsys=capsys)[0] == 1
+    assert counted == []
+
+
+def test_an_output_that_is_not_results_is_refused(clips, tiny_bundle, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    out.write_text("my precious notes\nsecond line\n")
+    code, _, err = predict(clips, "--model", tiny_bundle, "--output", out, capsys=capsys)
+    assert code == 2 and err.startswith("serkit: error:") and str(out) in err
+    assert out.read_text() == "my precious notes\nsecond line\n"
+
+
+# --- timeline ---------------------------------------------------------------------------------
+
+def test_timeline_windows_and_segments(tmp_path, tiny_bundle, capsys):
+    clip = write_tone(tmp_path / "long.wav", seconds=2.5, freq=300.0)
+    code, out, _ = predict(clip, "--model", tiny_bundle, "--format", "jsonl", "--timeline",
+                           "--window", "1.0", "--hop", "0.5", capsys=capsys)
+    assert code == 0
+    [record] = jsonl(out)
+    timeline = record["timeline"]
+    assert timeline["duration_s"] == pytest.approx(2.5)
+    starts = [w["start_s"] for w in timeline["windows"]]
+    assert starts == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    for window in timeline["windows"]:
+        assert list(window["probabilities"]) == TINY_LABELS
+        assert sum(window["probabilities"].values()) == pytest.approx(1.0)
+    segments = timeline["segments"]
+    assert segments[0]["start_s"] == 0.0 and segments[-1]["end_s"] == pytest.approx(2.5)
+    assert all(a["end_s"] == b["start_s"] for a, b in itertools.pairwise(segments))
+    assert list(record["probabilities"]) == TINY_LABELS  # the whole clip too
+
+
+def test_timeline_table_prints_the_segments(tmp_path, tiny_bundle, capsys):
+    clip = write_tone(tmp_path / "long.wav", seconds=2.5, freq=300.0)
+    code, out, _ = predict(clip, "--model", tiny_bundle, "--timeline", "--window", "1.0",
+                           capsys=capsys)
+    segment_lines = [line.split() for line in out.splitlines()[2:]]
+    assert code == 0 and segment_lines
+    assert segment_lines[0][0] == "0.00" and segment_lines[-1][2] == "2.50"
+    assert all(line[4] in TINY_LABELS for line in segment_lines)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--format", "csv"], "use --format jsonl or table"),
+    (["--window", "0"], "window_s must be"),
+    (["--hop", "5"], "hop_s must be"),
+])
+def test_bad_timeline_options_are_one_line_errors(clips, tiny_bundle, capsys, options, message):
+    code, out, err = predict(clips, "--model", tiny_bundle, "--timeline", *options, capsys=capsys)
+    assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+def test_two_jobs_give_the_same_results_as_one(clips, tiny_bundle, tmp_path, capsys, monkeypatch):
+    pools = []
+    original = batch._pool_records
+    monkeypatch.setattr(batch, "_pool_records", lambda *a: pools.append(a[2]) or original(*a))
+    (clips / "empty.wav").write_bytes(b"")
+    write_tone(clips / "tone4.wav", seconds=1.2, freq=520.0, seed=4)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert predict(clips, "--model", tiny_bundle, "--output", one, "--jobs", "1", capsys=capsys)[0] == 1
+    assert predict(clips, "--model", tiny_bundle, "--output", two, "--jobs", "2", capsys=capsys)[0] == 1
+    assert pools == [2]  # the second run used two worker processes
+    first, second = jsonl(one.read_text()), jsonl(two.read_text())
+    assert [r["path"] for r in first] == [r["path"] for r in second]  # input order
+    for a, b in zip(first, second):
+        assert a.get("error") == b.get("error") and a.get("label") == b.get("label")
+        if "probabilities" in a:
+            assert b["probabilities"] == pytest.approx(a["probabilities"], abs=1e-6)
+
+
+# --- usage errors -------------------------------------------------------------------------------
+
+def test_a_missing_path_is_one_error_line(clips, tiny_bundle, tmp_path, capsys):
+    code, out, err = predict(clips, tmp_path / "nowhere", "--model", tiny_bundle, capsys=capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == f"serkit: error: not found: {tmp_path / 'nowhere'}; check the path"
+
+
+def test_an_unknown_model_is_one_error_line(clips, capsys):
+    code, out, err = predict(clips, "--model", "no-such-model", capsys=capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("serkit: error:") and "no-such-model" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_folder_without_audio_is_an_error(tmp_path, tiny_bundle, capsys):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.md").write_text("hi")
+    code, _, err = predict(tmp_path / "docs", "--model", tiny_bundle, capsys=capsys)
+    assert code == 2 and "no audio files" in err
+
+
+def test_bad_jobs_is_an_error(clips, tiny_bundle, capsys):
+    code, _, err = predict(clips, "--model", tiny_bundle, "--jobs", "0", capsys=capsys)
+    assert code == 2 and "--jobs" in err
+
+
+# --- the shipped example clips ------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "serkit" / "examples"
+
+
+def test_the_shipped_examples_are_small_synthetic_clips():
+    clips = sorted(EXAMPLES.glob("*.flac"))
+    assert 4 <= len(clips) <= 6
+    for clip in clips:
+        info = sf.info(clip)
+        assert (info.samplerate, info.channels, info.format) == (16_000, 1, "FLAC")
+        assert 2.0 <= info.duration <= 4.0 and clip.stat().st_size < 100_000
+    assert sum(c.stat().st_size for c in clips) < 400_000
+    readme = (EXAMPLES / "README.md").read_text()
+    assert "scripts/make_examples.py" in readme and "not acted emotional speech" in readme
+    assert all(f"`{c.name}`" in readme for c in clips)
+
+
+def test_predict_runs_on_the_shipped_examples(tiny_bundle, capsys):
+    code, out, _ = predict(EXAMPLES, "--model", tiny_bundle, "--format", "jsonl", capsys=capsys)
+    assert code == 0
+    assert sorted(Path(r["path"]).name for r in jsonl(out)) == sorted(c.name for c in EXAMPLES.glob("*.flac"))
