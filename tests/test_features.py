@@ -33,10 +33,17 @@ def column(extractor, name: str) -> int:
 # --- every registered extractor ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", FEATURES.names())
-@pytest.mark.parametrize("pooling", ["mean", "none"])
-def test_extractor_contract(name, pooling):
-    extractor = make_features(name, pooling=pooling)
+#: Each registered extractor in each of its configurations.
+CONFIGURATIONS = [("fusion107", {"pooling": p}) for p in ("mean", "meanstd", "none")] + [("logmel", {})]
+
+
+def test_every_extractor_is_covered():
+    assert sorted({name for name, _ in CONFIGURATIONS}) == FEATURES.names()
+
+
+@pytest.mark.parametrize(("name", "params"), CONFIGURATIONS)
+def test_extractor_contract(name, params):
+    extractor = make_features(name, **params)
     assert isinstance(extractor, FeatureExtractor)
     assert len(extractor.feature_names) == extractor.dim
     assert len(set(extractor.feature_names)) == extractor.dim
@@ -50,6 +57,15 @@ def test_extractor_contract(name, pooling):
         assert out.ndim == 2 and out.shape[1] == extractor.dim
 
 
+def test_meanstd_pooling_is_the_mean_and_std_of_the_frames():
+    frames = make_features("fusion107", pooling="none")(tone(220.0))
+    pooled = make_features("fusion107", pooling="meanstd")
+    out = pooled(tone(220.0))
+    assert out.shape == (214,) and pooled.feature_names[107] == "mfcc_01_std"
+    assert np.allclose(out[:107], frames.mean(axis=0), atol=1e-4)
+    assert np.allclose(out[107:], frames.std(axis=0), atol=1e-4)
+
+
 def test_unknown_feature_and_parameter_say_what_exists():
     with pytest.raises(ConfigError, match="Did you mean 'fusion107'"):
         make_features("fusion108")
@@ -61,7 +77,7 @@ def test_unknown_feature_and_parameter_say_what_exists():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"pooling": "max"}, "pooling must be one of 'mean', 'none'"),
+        ({"pooling": "max"}, "pooling must be one of 'mean', 'meanstd', 'none'"),
         ({"fmin": 700.0}, "fmin < fmax"),
         ({"fmin": 20.0}, "too short for fmin"),
         ({"n_fft": 0}, "positive integer"),
