@@ -18,7 +18,7 @@ def test_short_real_training_on_ravdess_beats_the_majority_baseline(tmp_path, on
     config = load_config("configs/cnn_transformer/ravdess_paper.yaml", seeds=1, overrides=[
         "data.label_scheme=4class-strict",
         "protocol.params={test_fraction: 0.2, val_fraction: 0.1}",
-        "model.params.channels=[4, 8, 16, 32]", "features.params.duration_s=2.0",
+        "model.params.channels=[4, 8, 16, 32]",
         "training.optimizer=adam", "training.batch_size=32", "training.epochs=6",
         "training.early_stopping_patience=null", "training.checkpoint_every=6",
         "training.augment=[{name: white_noise, params: {copies: 1}}]",
@@ -26,7 +26,7 @@ def test_short_real_training_on_ravdess_beats_the_majority_baseline(tmp_path, on
     report = run_experiment(config, out_dir=tmp_path / "ravdess", data_root=root, progress=False)
     accuracy = report["metrics"]["accuracy"]["mean"]
     majority = report["majority_baseline"]["accuracy"]
-    assert accuracy > majority + 0.1, (accuracy, majority)
+    assert accuracy > majority + 0.08, (accuracy, majority)
     # Validation and test stayed clean: the report scores exactly the 20 % test side.
     # (per-class rounding of the stratified hold-out moves it by at most one per class)
     assert abs(report["n_predictions"] - 0.2 * 672) <= 4
