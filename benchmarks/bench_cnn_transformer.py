@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from timing import timed
 
 from serkit.models import make_model, n_parameters
 
@@ -34,15 +35,6 @@ MELS, FRAMES, CLASSES = 128, 188, 8
 STEPS_PER_EPOCH = 216  # RAVDESS: 1,440 × 0.8 training clips, × 3 with the two noisy copies, batch 16
 
 
-def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def multiply_adds(model: nn.Module) -> int:

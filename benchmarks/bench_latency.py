@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import time
 
 # One core: set before numpy/torch start their thread pools.
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -21,6 +20,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from timing import timed  # noqa: E402
 
 
 def clip_bytes(seconds: float, rate: int = 16_000) -> bytes:
@@ -37,13 +37,6 @@ def clip_bytes(seconds: float, rate: int = 16_000) -> bytes:
     return buffer.getvalue()
 
 
-def timed(fn, repeats: int) -> np.ndarray:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * np.array(times)
 
 
 def main() -> None:
@@ -72,7 +65,7 @@ def main() -> None:
     }
     print(f"model {recognizer.name!r}, {args.seconds:g} s clip, 1 thread, {args.repeats} repeats")
     for name, fn in stages.items():
-        ms = timed(fn, args.repeats)
+        ms = 1000 * np.array(timed(fn, args.repeats, warmup=0))
         print(f"{name:<40} median {np.median(ms):7.2f} ms   p90 {np.percentile(ms, 90):7.2f} ms")
 
 

@@ -19,22 +19,14 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import torch
+
+from timing import timed
 
 from serkit.models import make_loss, make_model, n_parameters
 
 
-def timed(fn, repeats: int, warmup: int = 5) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:
@@ -62,7 +54,7 @@ def main() -> None:
     with torch.inference_mode():
         for size, repeats in ((1, args.repeats), (256, max(args.repeats // 20, 5))):
             x, lengths = batch(size)
-            times = timed(lambda: model(x, lengths), repeats)
+            times = timed(lambda: model(x, lengths), repeats, warmup=5)
             median, best = statistics.median(times) / size * 1e3, min(times) / size * 1e3
             print(f"forward, 1 thread, batch {size:>3}: median {median:.3f} ms/utterance, best {best:.3f} ms/utterance")
 

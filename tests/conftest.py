@@ -41,6 +41,20 @@ def write_tone(path: Path, *, seconds: float = 0.5, rate: int = 16_000, freq: fl
     return path
 
 
+#: Emotions of the fake folder corpus, each voiced at its own pitch.
+FAKE_EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+
+
+def write_fake_corpus(root: Path, per_emotion: int = 10) -> Path:
+    """``root/folder/<emotion>/s<speaker>_<n>.wav``: emotions differ by pitch, so a model
+    can learn them; load it as corpus ``folder`` with ``data_root=root``."""
+    for emotion, freq in FAKE_EMOTIONS.items():
+        for n in range(per_emotion):
+            write_tone(root / "folder" / emotion / f"s{n % 2}_{n}.wav", seconds=0.4,
+                       freq=freq * (1 + 0.03 * n), seed=n)
+    return root
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run a test on one torch thread: small models, and OpenMP barriers make 2-thread runs

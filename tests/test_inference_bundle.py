@@ -20,7 +20,7 @@ from serkit.inference.bundle import BUNDLE_KEYS, FORMAT
 from serkit.models import make_model
 from serkit.training.config import config_from_dict
 from serkit.training.runner import run_experiment
-from tests.conftest import TINY_LABELS, write_tone
+from tests.conftest import FAKE_EMOTIONS, TINY_LABELS, write_fake_corpus, write_tone
 
 
 def copy_bundle(source: Path, tmp_path: Path) -> Path:
@@ -175,17 +175,14 @@ def test_not_json_and_not_a_bundle(tiny_bundle, tmp_path):
 
 # --- bundles from runs ----------------------------------------------------------------
 
-EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+EMOTIONS = FAKE_EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def fake_data(tmp_path_factory) -> Path:
     """folder/<emotion>/<n>.wav: emotions differ by pitch; features cached privately."""
     root = tmp_path_factory.mktemp("data")
-    for emotion, freq in EMOTIONS.items():
-        for n in range(10):
-            write_tone(root / "folder" / emotion / f"s{n % 2}_{n}.wav", seconds=0.4,
-                       freq=freq * (1 + 0.03 * n), seed=n)
+    write_fake_corpus(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SERKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield root

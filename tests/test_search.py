@@ -16,9 +16,9 @@ from serkit.errors import ConfigError
 from serkit.training import runner
 from serkit.training.config import config_from_dict, load_config
 from serkit.training.search import make_trials, parse_grid_option, run_search, with_grid
-from tests.conftest import write_tone
+from tests.conftest import FAKE_EMOTIONS, write_fake_corpus
 
-EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+EMOTIONS = FAKE_EMOTIONS
 LEARNING_RATES = [0.01, 0.001]
 DROPOUTS = [0.1, 0.5]
 BASE = {
@@ -56,10 +56,7 @@ def module_setup(tmp_path_factory):
 def fake_root(tmp_path_factory) -> Path:
     """folder/<emotion>/<n>.wav: emotions differ by pitch, so a model can learn them."""
     root = tmp_path_factory.mktemp("data")
-    for emotion, freq in EMOTIONS.items():
-        for n in range(10):
-            write_tone(root / "folder" / emotion / f"s{n % 2}_{n}.wav", seconds=0.4,
-                       freq=freq * (1 + 0.03 * n), seed=n)
+    write_fake_corpus(root)
     return root
 
 

@@ -9,18 +9,14 @@ import pytest
 
 from serkit.training.config import config_from_dict
 from serkit.training.runner import run_experiment
-from tests.conftest import write_tone
+from tests.conftest import FAKE_EMOTIONS, write_fake_corpus, write_tone
 
-EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+EMOTIONS = FAKE_EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    for emotion, freq in EMOTIONS.items():
-        for n in range(10):
-            write_tone(root / "folder" / emotion / f"{n}.wav", seconds=0.4, freq=freq * (1 + 0.03 * n), seed=n)
-    return root
+    return write_fake_corpus(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True, scope="module")

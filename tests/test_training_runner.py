@@ -12,19 +12,16 @@ from serkit.cli import main
 from serkit.errors import ConfigError
 from serkit.training.config import config_from_dict
 from serkit.training.runner import run_experiment
-from tests.conftest import corpus_root, write_tone
+from tests.conftest import FAKE_EMOTIONS, corpus_root, write_fake_corpus
 
-EMOTIONS = {"anger": 300.0, "sadness": 120.0, "neutral": 200.0}
+EMOTIONS = FAKE_EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory) -> Path:
     """folder/<emotion>/<n>.wav: emotions differ by pitch, so a model can learn them."""
     root = tmp_path_factory.mktemp("data")
-    for emotion, freq in EMOTIONS.items():
-        for n in range(10):
-            write_tone(root / "folder" / emotion / f"s{n % 2}_{n}.wav", seconds=0.4,
-                       freq=freq * (1 + 0.03 * n), seed=n)
+    write_fake_corpus(root)
     return root
 
 
