@@ -154,7 +154,7 @@ def test_it_learns_a_small_problem():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"n_frame": 188}, "no parameter 'n_frame'; valid parameters: attention_dim, channels"),
+    ({"n_frame": 188}, "no parameter 'n_frame'; valid parameters: attention_dim, bn_recalibration_batches, channels"),
     ({}, "needs n_frames"),
     ({"n_frames": 8}, "n_features and n_frames must be >= 16"),
     ({"n_frames": 188, "channels": ()}, "channels must be positive"),
@@ -176,3 +176,33 @@ def test_params_are_listed_with_their_defaults():
     net = make_model("cnn_transformer", MELS, CLASSES, **{**SMALL, "channels": [4, 8, 8],
                                                          "transformer_pool": [2, 4]})
     assert net.cnn_dim == 192
+
+
+def test_recalibrated_batch_norm_matches_dropout_free_batch_statistics(one_torch_thread):
+    torch.manual_seed(0)
+    net = make_model("cnn_transformer", 32, 3, n_frames=24, channels=(4, 8), dropout=0.5)
+    x = torch.randn(6, 24, 32)
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    for _ in range(3):  # running statistics learnt with dropout active
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 2, 0, 1, 2])).backward()
+        optimizer.step()
+    net.recalibrate(iter([(x, None)]))
+    assert net.training  # the mode it was in
+    net.eval()
+    calibrated = net(x)
+    # Reference: BatchNorm on this batch's own statistics, dropout off.
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.train()
+    reference = net(x)
+    assert torch.allclose(calibrated, reference, rtol=1e-3, atol=1e-4)
+
+
+def test_recalibration_can_be_switched_off():
+    torch.manual_seed(0)
+    net = make_model("cnn_transformer", 32, 3, n_frames=24, channels=(4, 8), bn_recalibration_batches=0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.recalibrate(iter([(torch.randn(4, 24, 32), None)]))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -209,6 +209,12 @@ class CNNTransformer(nn.Module):
         transformer_dropout: inside the encoder layers (PyTorch's default 0.1; the paper's
             0.4 is stated for the residual blocks).
         attention_dim: d of the cross-attention; None is ``d_model``.
+        bn_recalibration_batches: after every training epoch, BatchNorm statistics are
+            re-estimated without dropout on this many training batches (0: never). Why:
+            the dropout after each block feeds the next block's BatchNorm activations whose
+            variance dropout inflates; the running statistics learnt in training then do
+            not fit the dropout-free activations of evaluation, and the model predicts much
+            worse in eval mode than in training mode (docs/models.md). See :meth:`recalibrate`.
 
     Raises:
         ConfigError: a size that is missing, not positive, or too small for the pooling.
@@ -218,8 +224,12 @@ class CNNTransformer(nn.Module):
                  channels: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.4,
                  transformer_pool: tuple[int, int] = (2, 4), d_model: int | None = None, n_heads: int = 4,
                  n_layers: int = 4, ff_dim: int = 256, transformer_dropout: float = 0.1,
-                 attention_dim: int | None = None):
+                 attention_dim: int | None = None, bn_recalibration_batches: int = 32):
         super().__init__()
+        if bn_recalibration_batches < 0:
+            raise ConfigError(f"model {MODEL_NAME!r}: bn_recalibration_batches must be >= 0, "
+                              f"not {bn_recalibration_batches}")
+        self.bn_recalibration_batches = int(bn_recalibration_batches)
         channels, transformer_pool = tuple(int(c) for c in channels), tuple(int(p) for p in transformer_pool)
         _check_sizes(n_features, n_classes, n_frames, channels, transformer_pool)
         check_input_kind(input_kind, model=MODEL_NAME, allowed=("frames",))
@@ -238,6 +248,31 @@ class CNNTransformer(nn.Module):
                                              dropout=transformer_dropout)
         self.cross_attention = CrossAttention(self.cnn.output_dim, d_model, attention_dim)
         self.head = nn.Linear(self.cnn.output_dim + attention_dim, n_classes)
+
+    @torch.no_grad()
+    def recalibrate(self, batches) -> None:
+        """Re-estimate every BatchNorm's running statistics on ``batches`` without dropout.
+
+        ``batches`` yields ``(x, lengths)``; the first ``bn_recalibration_batches`` are used,
+        and the statistics become their exact average (momentum None). The fit loop calls
+        this after each training epoch, so validation, checkpoint choice and test all see
+        statistics that match dropout-free activations ("precise BN").
+        """
+        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms or self.bn_recalibration_batches == 0:
+            return
+        was_training = self.training
+        self.eval()
+        momenta = [bn.momentum for bn in norms]
+        for bn in norms:
+            bn.reset_running_stats()
+            bn.momentum = None
+            bn.train()
+        for _, (x, lengths) in zip(range(self.bn_recalibration_batches), batches):
+            self.branches(x, lengths)
+        for bn, momentum in zip(norms, momenta):
+            bn.momentum = momentum
+        self.train(was_training)
 
     @property
     def cnn_dim(self) -> int:

@@ -68,6 +68,7 @@ def fit(
                disable=not progress, initial=start, total=settings.epochs)
     for epoch in bar:
         train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device)
+        _recalibrate(model, train, settings, seed=seed, epoch=epoch, device=device)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": math.nan, "val_acc": math.nan}
         if val is not None and len(val):
@@ -100,6 +101,18 @@ def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device) -
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
     return total_loss / len(data), correct / len(data)
+
+
+def _recalibrate(model, data: FeatureSet, settings, *, seed: int, epoch: int, device) -> None:
+    """Let a model re-estimate statistics on training batches after an epoch, where it can
+    (the CNN–Transformer's BatchNorm, see its ``recalibrate``). The batches are drawn from a
+    generator of their own, seeded by the seed and the epoch, so resuming changes nothing."""
+    recalibrate = getattr(model, "recalibrate", None)
+    if recalibrate is None:
+        return
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    recalibrate((x.to(device), _to(lengths, device))
+                for x, lengths, _ in data.batches(settings.batch_size, generator=generator))
 
 
 @torch.no_grad()
