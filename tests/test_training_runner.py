@@ -180,3 +180,27 @@ def test_variants_run_side_by_side_and_are_reported_separately(fake_root, tmp_pa
     assert main(["report", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert out.count("wrote") == 2 and "svm: accuracy" in out
+
+
+def test_augmentation_adds_noisy_copies_of_the_training_side_only(fake_root, tmp_path, monkeypatch):
+    import json as json_module
+
+    import serkit.training.runner as runner
+
+    seen = []
+    original = runner.extract_corpus
+
+    def spy(paths, extractor, **kwargs):
+        seen.append((getattr(extractor, "copy", None), len(paths)))
+        return original(paths, extractor, **kwargs)
+
+    monkeypatch.setattr(runner, "extract_corpus", spy)
+    augmented = config(seeds=1, protocol={"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.2}},
+                       training={"epochs": 2, "batch_size": 8,
+                                 "augment": [{"name": "white_noise", "params": {"copies": 2}}]})
+    run_experiment(augmented, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    fold = json_module.loads((tmp_path / "run" / "seed=0" / "folds.json").read_text())["folds"][0]
+    # One clean pass over the corpus, then one pass per noisy copy over the training side.
+    assert seen[0] == (None, 30)
+    assert seen[1:] == [(0, len(fold["train"])), (1, len(fold["train"]))]
+    assert len(read_rows(tmp_path / "run" / "seed=0" / "fold=0" / "predictions.csv")) == len(fold["test"])
