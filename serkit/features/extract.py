@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import numpy as np
 from serkit.audio import AudioLimits, load_audio
 from serkit.errors import AudioError, ConfigError
 from serkit.features.cache import FeatureCache, file_sha256
+from serkit.workers import process_context
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +152,7 @@ def _run_pool(todo, paths, extractor, limits, workers, finish) -> None:
 
 
 def _mp_context():
-    # fork is unsafe once the parent runs threads (torch, tqdm's monitor); forkserver
-    # forks workers from a clean server with the feature code already imported.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_WORKER_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return process_context(_WORKER_PRELOAD)
 
 
 def _init_worker() -> None:

@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import math
-import multiprocessing
 import os
 import signal
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.workers import process_context
 
 log = logging.getLogger(__name__)
 
@@ -199,13 +199,7 @@ def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
 
 
 def _mp_context():
-    # fork is unsafe once the parent runs threads (torch, tqdm's monitor); forkserver
-    # forks workers from a clean server with torch and librosa already imported.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_WORKER_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
+    return process_context(_WORKER_PRELOAD)
 
 
 _WORKER_STATE: dict[str, Any] = {}
