@@ -104,7 +104,7 @@ def interval_pool(x: torch.Tensor, lengths: torch.Tensor, n_intervals: int) -> t
     t = torch.arange(frames, device=x.device).view(1, 1, -1)
     inside = (t >= start) & (t < end)  # (B, S, T)
     weights = inside.to(x.dtype) / (end - start).to(x.dtype)
-    x = torch.where(sequence_mask(lengths.view(-1), frames, device=x.device).unsqueeze(-1), x, 0.0)
+    x = x.masked_fill(~sequence_mask(lengths.view(-1), frames, device=x.device).unsqueeze(-1), 0.0)
     return torch.bmm(weights, x)
 
 
