@@ -216,8 +216,7 @@ class SpeechNet(nn.Module):
         """Encode the real frames only; padding stays zero.
 
         A batch is padded to its longest utterance (EmoDB: 9 s against a 2.8 s mean), so
-        encoding only the real frames saves most of the encoder's work
-        (``benchmarks/bench_speechnet.py``).
+        encoding only the real frames saves most of the encoder's work.
         """
         mask = sequence_mask(lengths, x.shape[1], device=x.device)
         encoded = self.encoder(x[mask])
