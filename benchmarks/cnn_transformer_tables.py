@@ -2,7 +2,8 @@
 
 Reads the report.json (and history.csv files) that `serkit run configs/cnn_transformer/...`
 wrote and prints Markdown: overall accuracy and UA, the per-class accuracy (recall) table,
-the intensity and gender breakdowns, and the training time per epoch.
+the intensity and gender breakdowns, the training time per epoch, and per seed and fold
+the epochs run, the chosen epoch and the accuracies (benchmarks/run_folds.py).
 
     serkit run configs/cnn_transformer/ravdess_paper.yaml
     python benchmarks/cnn_transformer_tables.py runs/cnn_transformer_ravdess_paper [more run folders]
@@ -14,6 +15,8 @@ import argparse
 import csv
 import json
 from pathlib import Path
+
+from run_folds import print_fold_table
 
 #: The paper's overall RAVDESS accuracy and Table II (per-class accuracy, percent).
 PAPER_ACCURACY = 80.00
@@ -71,6 +74,7 @@ def describe(run_dir: Path) -> None:
         for name, row in values.items():
             print(f"| {name} | {pct(row['accuracy'])} | {pct(row['uar'])} | {row['n']} |")
     print()
+    print_fold_table(run_dir)
 
 
 def main() -> None:

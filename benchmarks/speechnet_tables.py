@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from run_folds import print_fold_table
+
 #: The paper's figures (percent) that serkit is compared with: Table 3 (random 90/10,
 #: 10 runs, accuracy), Table 4 (PLR/PCLR on EmoDB), and the issue's LOSO target.
 PAPER_TABLE3 = {"emodb": 87.66, "savee": 70.21, "casia": 87.79}
@@ -78,6 +80,14 @@ def table3(runs: Path) -> None:
               f"{fold_seconds(runs / f'speechnet_{corpus}_random')} |")
 
 
+def table3_per_seed(runs: Path) -> None:
+    for corpus in PAPER_TABLE3:
+        run_dir = runs / f"speechnet_{corpus}_random"
+        if (run_dir / "report.json").exists():
+            print(f"\n### {corpus}, per seed\n")
+            print_fold_table(run_dir)
+
+
 def loso(runs: Path) -> None:
     print("\n## Leave-one-speaker-out (speaker independent)\n")
     print("| corpus | folds | UA (uar) | WA (war) | macro F1 | target UA | s/fold |")
@@ -130,6 +140,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     args = parser.parse_args()
     table3(args.runs)
+    table3_per_seed(args.runs)
     loso(args.runs)
     ablation(args.runs)
     variants(args.runs, "speechnet_emodb_peers", "Table 4: reproducibility of SpeechNet and its peers on EmoDB",

@@ -1,0 +1,45 @@
+"""Per-fold training facts of a `serkit run` folder, as a Markdown table.
+
+For each seed and fold: the epochs run, the epoch chosen on validation data, training
+accuracy at the last epoch, validation accuracy at the chosen epoch (from history.csv), and
+test accuracy and UA (from report.json). The table scripts print it under their results so
+that statements such as "every seed chose epoch 11 or 12" come from a command.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+
+def fold_rows(run_dir: Path) -> list[dict]:
+    """One dict per (seed, fold) of ``run_dir`` that has both a history and a report entry."""
+    report = json.loads((run_dir / "report.json").read_text())
+    rows = []
+    for entry in report.get("per_fold") or []:
+        history = run_dir / f"seed={entry['seed']}" / f"fold={entry['fold']}" / "history.csv"
+        if not history.exists():
+            continue
+        epochs = list(csv.DictReader(history.open()))
+        chosen = next((e for e in epochs if e["selected"] == "1"), epochs[-1])
+        rows.append({
+            "seed": entry["seed"], "fold": entry["fold"], "epochs": len(epochs),
+            "chosen_epoch": int(chosen["epoch"]), "last_train_acc": float(epochs[-1]["train_acc"]),
+            "chosen_val_acc": float(chosen["val_acc"]),
+            "test_acc": entry["metrics"]["accuracy"], "test_ua": entry["metrics"]["uar"],
+        })
+    return rows
+
+
+def print_fold_table(run_dir: Path) -> None:
+    rows = fold_rows(run_dir)
+    if not rows:
+        return
+    print("| seed | fold | epochs run | chosen epoch | train acc (last epoch) | val acc (chosen) | test acc | test UA |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['seed']} | {r['fold']} | {r['epochs']} | {r['chosen_epoch']} | {100 * r['last_train_acc']:.1f} | "
+              f"{100 * r['chosen_val_acc']:.1f} | {100 * r['test_acc']:.2f} | {100 * r['test_ua']:.2f} |")
+    val = [r["chosen_val_acc"] for r in rows]
+    print(f"\nmean validation accuracy at the chosen epoch: {100 * sum(val) / len(val):.2f}\n")
