@@ -91,15 +91,23 @@ def test_metadata_round_trip(exported, tiny_bundle):
     assert f"wrote {path}" in printed and "anger, fear, happiness, neutral, sadness" in printed
 
 
-def test_frames_model_with_a_standardizer_is_folded_in(tmp_path):
+FRAME_MODELS = [
+    ("cnn", {"input_kind": "frames", "channels": [8, 8], "kernel_size": 3}),
+    # SpeechNet pools its real frames into intervals (embedding_bag over computed indices).
+    ("speechnet", {"input_kind": "frames", "n_intervals": 8, "encoder_units": [16], "lstm_units": 8,
+                   "pre_attention_dim": 8, "n_heads": 2, "head_dim": 4, "conv_channels": 4}),
+]
+
+
+@pytest.mark.parametrize("model_name,params", FRAME_MODELS, ids=[name for name, _ in FRAME_MODELS])
+def test_frames_model_with_a_standardizer_is_folded_in(tmp_path, model_name, params):
     """Frame features, a non-trivial standardizer: the graph takes raw extractor output."""
     torch.manual_seed(1)
     extractor = make_features("fusion107", pooling="none")
     clip = write_tone(tmp_path / "tone.wav", seconds=1.0, freq=260.0)
     raw = extractor(load_audio(clip))
     standardizer = Standardizer().fit(raw)
-    params = {"input_kind": "frames", "channels": [8, 8], "kernel_size": 3}
-    bundle = save_bundle(tmp_path / "frames", name="frames", model=make_model("cnn", 107, 3, **params),
+    bundle = save_bundle(tmp_path / "frames", name="frames", model=make_model(model_name, 107, 3, **params),
                          extractor=extractor, standardizer=standardizer,
                          labels=["anger", "neutral", "sadness"], model_params=params)
     out = tmp_path / "frames.onnx"

@@ -28,7 +28,7 @@ from serkit.models.layers import (
     check_input_kind,
     check_positive,
     frame_lengths,
-    interval_pool,
+    packed_interval_pool,
     sequence_mask,
     squash,
     steps_width,
@@ -212,6 +212,153 @@ class SpeechNet(nn.Module):
             self.router = None
             self.classifier = nn.Linear(self.map_size, n_classes)
 
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.pre_query is not None:
+            q, k, v = self.pre_query(h), self.pre_key(h), self.pre_value(h)
+        else:
+            q = k = v = h
+        batch, steps, _ = h.shape
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(heads(self.query(q)), heads(self.key(k)), heads(self.value(v)))
+        return out.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim)
+
+
+class SpeechNet(nn.Module):
+    """SpeechNet for utterance vectors ``(B, n_features)`` or padded frames ``(B, T, n_features)``.
+
+    Args:
+        n_features: input features per vector or frame (107 for the fusion features).
+        n_classes: emotion classes.
+        input_kind: ``"vector"`` (one vector per utterance) or ``"frames"`` (padded frames + lengths).
+        encoder_units: the information-encoding layers' widths (paper: 256, 128).
+        negative_slope: of the encoder's LeakyReLU (0.2: ``tf.nn.leaky_relu``'s default).
+        n_intervals: time intervals the model works on (paper: n3 = 64).
+        lstm_units: the speech-recall LSTM's units (paper: n3 = 64).
+        pre_attention_dim: width ``n_q`` of the pre-query/key/value.
+        n_heads, head_dim: multi-head attention heads and their size.
+        conv_channels, kernel_size: the refinement convolution's ``n4`` and ``k``.
+        capsule_dim: capsule size ``d`` (paper: 16), for input and class capsules.
+        routing_iterations: dynamic-routing iterations (paper: 2).
+        dropout: dropout before the routing module (paper: 0.5).
+        information_encoding, speech_recall, pre_attention, speech_attention,
+        signal_refinement, routing, modified_routing: module switches (Table 2). Without
+            speech attention the whole module goes, pre-attention included; without routing
+            the refined map is flattened into a linear classifier; without modified routing
+            the routing is CapsNet's standard dynamic routing.
+
+    Shapes:
+        forward: ``x`` ``(B, n_features)`` or ``(B, T, n_features)``, ``lengths`` ``(B,)`` or None
+        → logits ``(B, n_classes)``.
+
+    Example:
+        >>> model = SpeechNet(107, 7)
+        >>> model(torch.zeros(2, 107)).shape
+        torch.Size([2, 7])
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        *,
+        input_kind: str = "vector",
+        encoder_units: tuple[int, ...] = (256, 128),
+        negative_slope: float = 0.2,
+        n_intervals: int = 64,
+        lstm_units: int = 64,
+        pre_attention_dim: int = 64,
+        n_heads: int = 4,
+        head_dim: int = 16,
+        conv_channels: int = 32,
+        kernel_size: int = 3,
+        capsule_dim: int = 16,
+        routing_iterations: int = 2,
+        dropout: float = 0.5,
+        information_encoding: bool = True,
+        speech_recall: bool = True,
+        pre_attention: bool = True,
+        speech_attention: bool = True,
+        signal_refinement: bool = True,
+        routing: bool = True,
+        modified_routing: bool = True,
+    ):
+        super().__init__()
+        encoder_units = tuple(int(u) for u in encoder_units)
+        self.n_features, self.n_classes, self.input_kind = n_features, n_classes, input_kind
+        self.encoder_units, self.negative_slope = encoder_units, negative_slope
+        self.n_intervals, self.lstm_units = n_intervals, lstm_units
+        self.pre_attention_dim, self.n_heads, self.head_dim = pre_attention_dim, n_heads, head_dim
+        self.conv_channels, self.kernel_size = conv_channels, kernel_size
+        self.capsule_dim, self.routing_iterations, self.dropout = capsule_dim, routing_iterations, dropout
+        self.information_encoding, self.speech_recall = information_encoding, speech_recall
+        self.pre_attention, self.speech_attention = pre_attention, speech_attention
+        self.signal_refinement, self.routing, self.modified_routing = signal_refinement, routing, modified_routing
+
+        check_input_kind(input_kind, model="speechnet")
+        check_positive("speechnet", n_features=n_features, n_intervals=n_intervals, lstm_units=lstm_units,
+                       pre_attention_dim=pre_attention_dim, n_heads=n_heads, head_dim=head_dim,
+                       conv_channels=conv_channels, kernel_size=kernel_size, capsule_dim=capsule_dim,
+                       routing_iterations=routing_iterations)
+        check_dropout("speechnet", dropout)
+        if n_classes < 2:
+            raise ConfigError(f"model 'speechnet' needs n_classes >= 2, not {n_classes}")
+        if not encoder_units or min(encoder_units) < 1:
+            raise ConfigError(f"model 'speechnet': encoder_units must be positive widths, not {encoder_units!r}")
+        if signal_refinement and kernel_size > n_intervals:
+            raise ConfigError(f"model 'speechnet': kernel_size ({kernel_size}) must not exceed "
+                              f"n_intervals ({n_intervals})")
+
+        # Information encoding (eq. 7), applied to the vector or to each frame.
+        width = n_features
+        if information_encoding:
+            layers: list[nn.Module] = []
+            for units in encoder_units:
+                layers += [nn.Linear(width, units), nn.LeakyReLU(negative_slope)]
+                width = units
+            self.encoder = nn.Sequential(*layers)
+        else:
+            self.encoder = None
+        # A vector's code becomes n_intervals steps of this many values (frames keep `width`).
+        step_width = steps_width(width, n_intervals) if input_kind == "vector" else width
+
+        # Speech recall (eq. 8): the hidden state at every interval.
+        if speech_recall:
+            self.recall = nn.LSTM(step_width, lstm_units, batch_first=True)
+            step_width = lstm_units
+        else:
+            self.recall = None
+
+        # Speech attention (eq. 9).
+        if speech_attention:
+            self.attention = PreAttentionMHA(step_width, pre_attention_dim=pre_attention_dim if pre_attention else 0,
+                                             n_heads=n_heads, head_dim=head_dim)
+            step_width = n_heads * head_dim
+        else:
+            self.attention = None
+
+        # Speech signal refinement (eqs. 10-11): valid convolution over the intervals.
+        steps = n_intervals
+        if signal_refinement:
+            self.refinement = nn.Sequential(nn.Conv1d(step_width, conv_channels, kernel_size), nn.ReLU())
+            step_width, steps = conv_channels, n_intervals - kernel_size + 1
+        else:
+            self.refinement = None
+
+        self.drop = nn.Dropout(dropout)
+        # Speech routing: ceil(size / d) capsules of d values (the last zero-padded).
+        self.map_size = steps * step_width
+        self.n_capsules = -(-self.map_size // capsule_dim)
+        if routing:
+            self.router = CapsuleRouting(self.n_capsules, capsule_dim, n_classes, capsule_dim,
+                                         iterations=routing_iterations, modified=modified_routing)
+            self.classifier = None
+        else:
+            self.router = None
+            self.classifier = nn.Linear(self.map_size, n_classes)
+
     def _encode_frames(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Encode the real frames only; padding stays zero.
 
@@ -237,8 +384,12 @@ class SpeechNet(nn.Module):
                 raise ValueError(f"speechnet with input_kind='frames' expects (batch, frames, features), "
                                  f"not shape {tuple(x.shape)}")
             lengths = frame_lengths(x, lengths)
-            h = self._encode_frames(x, lengths) if self.encoder is not None else x
-            h = interval_pool(h, lengths, self.n_intervals)  # (B, S, width)
+            # Only the real frames are encoded: a batch is padded to its longest utterance
+            # (EmoDB: 9 s against a 2.8 s mean), so this saves most of the encoder's work.
+            h = x[sequence_mask(lengths, x.shape[1], device=x.device)]  # (N real frames, n_features)
+            if self.encoder is not None:
+                h = self.encoder(h)
+            h = packed_interval_pool(h, lengths, self.n_intervals)  # (B, S, width)
         if self.recall is not None:
             h, _ = self.recall(h)  # (B, S, lstm_units)
         if self.attention is not None:
