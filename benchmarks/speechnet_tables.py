@@ -34,8 +34,11 @@ PAPER_TABLE2_ACCURACY = {
 
 
 def pct(metric: dict | None) -> str:
+    """``mean ± std`` over runs; a single value (LOSO pools its folds into one) has no spread."""
     if metric is None:
         return "—"
+    if metric.get("n", 1) < 2:
+        return f"{100 * metric['mean']:.2f}"
     return f"{100 * metric['mean']:.2f} ± {100 * (metric.get('std') or 0):.2f}"
 
 
@@ -103,6 +106,11 @@ def loso(runs: Path) -> None:
         folds = len(report.get("per_fold") or [])
         print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {target} | "
               f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} |")
+    for corpus in PAPER_TABLE3:
+        run_dir = runs / f"speechnet_{corpus}_loso"
+        if (run_dir / "report.json").exists():
+            print(f"\n### {corpus} LOSO, per fold (one test speaker each)\n")
+            print_fold_table(run_dir)
 
 
 def ablation(runs: Path) -> None:
