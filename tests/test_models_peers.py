@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from serkit.errors import ConfigError
+from serkit.models.layers import interval_pool
 from serkit.models import (
     MODELS,
     SKLEARN_MODELS,
@@ -146,3 +147,29 @@ def test_svm_parameters_and_input_kind():
     with pytest.raises(ConfigError, match="valid parameters: C, calibration_folds"):
         make_model("svm", N_FEATURES, 3, c=2.0)
     assert make_model("svm", N_FEATURES, 3, C=10.0).named_steps["svm"].estimator.C == 10.0
+
+
+SEQUENCE_PEERS = ["lstm", "gru", "cnn", "tcn", "transformer"]
+
+
+@pytest.mark.parametrize("name", SEQUENCE_PEERS)
+def test_n_intervals_reads_the_interval_means_of_the_real_frames(name):
+    net = build(name, input_kind="frames", n_intervals=8).eval()
+    x, lengths = padded_frames()
+    with torch.no_grad():
+        out = net(x, lengths)
+        # The same model fed the 8 interval means directly, read as whole sequences.
+        reference = build(name, input_kind="frames").eval()
+        reference.load_state_dict(net.state_dict())
+        direct = reference(interval_pool(x, lengths, 8), torch.full((4,), 8))
+        more = net(torch.cat([x, torch.full((4, 12, N_FEATURES), -4.0)], 1), lengths)
+    torch.testing.assert_close(out, direct, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(more, out, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", SEQUENCE_PEERS)
+def test_n_intervals_is_checked(name):
+    with pytest.raises(ConfigError, match="n_intervals applies to input_kind='frames' only"):
+        build(name, n_intervals=8)
+    with pytest.raises(ConfigError, match="n_intervals"):
+        build(name, input_kind="frames", n_intervals=0)
