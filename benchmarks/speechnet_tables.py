@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from run_folds import print_fold_table
+from run_folds import fold_rows, print_fold_table
 
 #: The paper's figures (percent) that serkit is compared with: Table 3 (random 90/10,
 #: 10 runs, accuracy), Table 4 (PLR/PCLR on EmoDB), and the issue's LOSO target.
@@ -119,12 +119,28 @@ def ablation(runs: Path) -> None:
     if not summary["variants"]:
         print("not run\n")
         return
-    print("| variant | runs | accuracy | macro precision | macro recall | macro F1 | paper accuracy |")
-    print("|---|---|---|---|---|---|---|")
+    print("| variant | runs | accuracy | macro precision | macro recall | macro F1 | val acc (chosen epoch) | "
+          "paper accuracy |")
+    print("|---|---|---|---|---|---|---|---|")
     for variant, h in summary["variants"].items():
         m = h["metrics"]
         print(f"| {variant} | {m['accuracy']['n']} | {pct(m['accuracy'])} | {pct(m.get('macro_precision'))} | "
-              f"{pct(m.get('macro_recall'))} | {pct(m.get('macro_f1'))} | {PAPER_TABLE2_ACCURACY.get(variant, '—')} |")
+              f"{pct(m.get('macro_recall'))} | {pct(m.get('macro_f1'))} | "
+              f"{mean_val_acc(runs / 'speechnet_emodb_ablation' / variant)} | "
+              f"{PAPER_TABLE2_ACCURACY.get(variant, '—')} |")
+    print("\nTest accuracy per seed (the seeds share splits across variants, so rows compare pairwise):\n")
+    for variant in summary["variants"]:
+        rows = fold_rows(runs / "speechnet_emodb_ablation" / variant) \
+            if (runs / "speechnet_emodb_ablation" / variant / "report.json").exists() else []
+        print(f"- {variant}: " + ", ".join(f"{100 * r['test_acc']:.2f}" for r in rows))
+
+
+def mean_val_acc(run_dir: Path) -> str:
+    """Mean validation accuracy at the chosen epochs, the ground a user may choose a variant on."""
+    if not (run_dir / "report.json").exists():
+        return "—"
+    val = [r["chosen_val_acc"] for r in fold_rows(run_dir)]
+    return f"{100 * sum(val) / len(val):.2f}" if val else "—"
 
 
 def variants(runs: Path, name: str, title: str, paper: dict | None = None) -> None:
