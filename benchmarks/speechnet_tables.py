@@ -50,17 +50,20 @@ def fold_seconds(run_dir: Path) -> str:
     return "—" if not gaps else f"{sorted(gaps)[len(gaps) // 2]:.0f} s"
 
 
-def partial_summary(run_dir: Path) -> dict:
-    """Variants of an unfinished variants run: those whose report.json exists."""
+def variant_summary(run_dir: Path) -> dict:
+    """Each variant's own report.json, in the config's order where summary.json gives it.
+
+    A variant's report is rewritten whenever that variant finishes, so after a longer rerun
+    (``--seeds 10`` after ``--seeds 3``) that was stopped part way, finished variants show
+    their new run count and the others their old one; the "runs" column says which.
+    """
     from serkit.training.runner import headline
 
+    summary = load(run_dir / "summary.json")
+    order = list(summary["variants"]) if summary else []
     reports = {p.parent.name: json.loads(p.read_text()) for p in sorted(run_dir.glob("*/report.json"))}
-    return {"variants": {name: headline(r) for name, r in reports.items()}}
-
-
-def variant_summary(run_dir: Path) -> dict:
-    """summary.json of a finished variants run, else the variants finished so far."""
-    return load(run_dir / "summary.json") or partial_summary(run_dir)
+    names = [n for n in order if n in reports] + sorted(n for n in reports if n not in order)
+    return {"variants": {name: headline(reports[name]) for name in names}}
 
 
 def load(path: Path) -> dict | None:
