@@ -96,18 +96,20 @@ def table3_per_seed(runs: Path) -> None:
 
 def loso(runs: Path) -> None:
     print("\n## Leave-one-speaker-out (speaker independent)\n")
-    print("| corpus | folds | UA (uar) | WA (war) | macro F1 | target UA | s/fold |")
-    print("|---|---|---|---|---|---|---|")
+    print("| corpus | folds | UA | WA | macro F1 | chance UA | target UA | s/fold |")
+    print("|---|---|---|---|---|---|---|---|")
     for corpus in PAPER_TABLE3:
         report = load(runs / f"speechnet_{corpus}_loso" / "report.json")
         target = LOSO_UA_TARGET.get(corpus)
         target = "—" if target is None else f"{target:.1f}"
         if report is None:
-            print(f"| {corpus} | not run | | | | {target} | |")
+            print(f"| {corpus} | not run | | | | | {target} | |")
             continue
         m = report["metrics"]
         folds = len(report.get("per_fold") or [])
-        print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {target} | "
+        chance = 100 / len(report["labels"])  # UA of a constant or random guess
+        print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {chance:.2f} | "
+              f"{target} | "
               f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} |")
     for corpus in PAPER_TABLE3:
         run_dir = runs / f"speechnet_{corpus}_loso"
