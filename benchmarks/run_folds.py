@@ -14,7 +14,10 @@ from pathlib import Path
 
 
 def fold_rows(run_dir: Path) -> list[dict]:
-    """One dict per (seed, fold) of ``run_dir`` that has both a history and a report entry."""
+    """One dict per (seed, fold) of ``run_dir`` that has both a history and a report entry
+    (none before the run's report.json exists)."""
+    if not (run_dir / "report.json").exists():
+        return []
     report = json.loads((run_dir / "report.json").read_text())
     rows = []
     for entry in report.get("per_fold") or []:
@@ -32,14 +35,21 @@ def fold_rows(run_dir: Path) -> list[dict]:
     return rows
 
 
-def print_fold_table(run_dir: Path) -> None:
+def mean_chosen_val_acc(rows: list[dict]) -> float:
+    """Mean validation accuracy at the chosen epochs, in percent."""
+    return 100 * sum(r["chosen_val_acc"] for r in rows) / len(rows)
+
+
+def print_fold_table(run_dir: Path, heading: str = "") -> None:
+    """``heading`` (if any) and the table, or nothing when the run has no finished folds."""
     rows = fold_rows(run_dir)
     if not rows:
         return
+    if heading:
+        print(heading)
     print("| seed | fold | epochs run | chosen epoch | train acc (last epoch) | val acc (chosen) | test acc | test UA |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seed']} | {r['fold']} | {r['epochs']} | {r['chosen_epoch']} | {100 * r['last_train_acc']:.1f} | "
               f"{100 * r['chosen_val_acc']:.1f} | {100 * r['test_acc']:.2f} | {100 * r['test_ua']:.2f} |")
-    val = [r["chosen_val_acc"] for r in rows]
-    print(f"\nmean validation accuracy at the chosen epoch: {100 * sum(val) / len(val):.2f}\n")
+    print(f"\nmean validation accuracy at the chosen epoch: {mean_chosen_val_acc(rows):.2f}\n")

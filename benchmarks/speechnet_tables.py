@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from run_folds import fold_rows, print_fold_table
+from run_folds import fold_rows, mean_chosen_val_acc, print_fold_table
 
 #: The paper's figures (percent) that serkit is compared with: Table 3 (random 90/10,
 #: 10 runs, accuracy), Table 4 (PLR/PCLR on EmoDB), and the issue's LOSO target.
@@ -88,10 +88,7 @@ def table3(runs: Path) -> None:
 
 def table3_per_seed(runs: Path) -> None:
     for corpus in PAPER_TABLE3:
-        run_dir = runs / f"speechnet_{corpus}_random"
-        if (run_dir / "report.json").exists():
-            print(f"\n### {corpus}, per seed\n")
-            print_fold_table(run_dir)
+        print_fold_table(runs / f"speechnet_{corpus}_random", f"\n### {corpus}, per seed\n")
 
 
 def loso(runs: Path) -> None:
@@ -112,10 +109,7 @@ def loso(runs: Path) -> None:
               f"{target} | "
               f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} |")
     for corpus in PAPER_TABLE3:
-        run_dir = runs / f"speechnet_{corpus}_loso"
-        if (run_dir / "report.json").exists():
-            print(f"\n### {corpus} LOSO, per fold (one test speaker each)\n")
-            print_fold_table(run_dir)
+        print_fold_table(runs / f"speechnet_{corpus}_loso", f"\n### {corpus} LOSO, per fold (one test speaker each)\n")
 
 
 def ablation(runs: Path) -> None:
@@ -127,25 +121,16 @@ def ablation(runs: Path) -> None:
     print("| variant | runs | accuracy | macro precision | macro recall | macro F1 | val acc (chosen epoch) | "
           "paper accuracy |")
     print("|---|---|---|---|---|---|---|---|")
+    rows = {variant: fold_rows(runs / "speechnet_emodb_ablation" / variant) for variant in summary["variants"]}
     for variant, h in summary["variants"].items():
         m = h["metrics"]
+        val = f"{mean_chosen_val_acc(rows[variant]):.2f}" if rows[variant] else "—"
         print(f"| {variant} | {m['accuracy']['n']} | {pct(m['accuracy'])} | {pct(m.get('macro_precision'))} | "
-              f"{pct(m.get('macro_recall'))} | {pct(m.get('macro_f1'))} | "
-              f"{mean_val_acc(runs / 'speechnet_emodb_ablation' / variant)} | "
+              f"{pct(m.get('macro_recall'))} | {pct(m.get('macro_f1'))} | {val} | "
               f"{PAPER_TABLE2_ACCURACY.get(variant, '—')} |")
     print("\nTest accuracy per seed (the seeds share splits across variants, so rows compare pairwise):\n")
-    for variant in summary["variants"]:
-        rows = fold_rows(runs / "speechnet_emodb_ablation" / variant) \
-            if (runs / "speechnet_emodb_ablation" / variant / "report.json").exists() else []
-        print(f"- {variant}: " + ", ".join(f"{100 * r['test_acc']:.2f}" for r in rows))
-
-
-def mean_val_acc(run_dir: Path) -> str:
-    """Mean validation accuracy at the chosen epochs, the ground a user may choose a variant on."""
-    if not (run_dir / "report.json").exists():
-        return "—"
-    val = [r["chosen_val_acc"] for r in fold_rows(run_dir)]
-    return f"{100 * sum(val) / len(val):.2f}" if val else "—"
+    for variant, variant_rows in rows.items():
+        print(f"- {variant}: " + ", ".join(f"{100 * r['test_acc']:.2f}" for r in variant_rows))
 
 
 def variants(runs: Path, name: str, title: str, paper: dict | None = None) -> None:
