@@ -16,6 +16,7 @@ import csv
 import json
 from pathlib import Path
 
+import yaml
 from run_folds import print_fold_table
 
 #: The paper's overall RAVDESS accuracy and Table II (per-class accuracy, percent).
@@ -27,9 +28,12 @@ BEST_SPEAKER_INDEPENDENT_UA = 75.3
 
 
 def pct(value) -> str:
+    """``mean ± std`` over runs; one run (or folds pooled into one) has no spread to show."""
     if value is None:
         return "—"
     if isinstance(value, dict):
+        if value.get("n", 1) < 2:
+            return f"{100 * value['mean']:.2f}"
         return f"{100 * value['mean']:.2f} ± {100 * (value.get('std') or 0):.2f}"
     return f"{100 * value:.2f}"
 
@@ -59,13 +63,18 @@ def describe(run_dir: Path) -> None:
           f"{report['n_runs']} run(s), {report['n_predictions']} test predictions; "
           f"time per epoch (median over folds, includes validation): {epoch_seconds(run_dir)}\n")
     m = report["metrics"]
+    # The paper's figures are RAVDESS figures: other corpora get no paper column.
+    ravdess = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]["corpora"] == ["ravdess"]
+    paper = {"accuracy": f"{PAPER_ACCURACY:.2f} (its split)",
+             "uar": f"— (best published speaker-independent: {BEST_SPEAKER_INDEPENDENT_UA})"} if ravdess else {}
     print("| metric | ours | paper |\n|---|---|---|")
-    print(f"| accuracy (WA) | {pct(m['accuracy'])} | {PAPER_ACCURACY:.2f} (its split) |")
-    print(f"| UA | {pct(m['uar'])} | — (best published speaker-independent: {BEST_SPEAKER_INDEPENDENT_UA}) |")
+    print(f"| accuracy (WA) | {pct(m['accuracy'])} | {paper.get('accuracy', '—')} |")
+    print(f"| UA | {pct(m['uar'])} | {paper.get('uar', '—')} |")
     print(f"| majority baseline accuracy | {pct(report['majority_baseline']['accuracy'])} | |\n")
     print("| emotion | ours: accuracy (recall) | test clips | paper (Table II) |\n|---|---|---|---|")
     for label, row in report["per_class"].items():
-        print(f"| {label} | {pct(row['recall'])} | {row['support']} | {PAPER_TABLE2.get(label, '—')} |")
+        table2 = PAPER_TABLE2.get(label) if ravdess else None
+        print(f"| {label} | {pct(row['recall'])} | {row['support']} | {'—' if table2 is None else f'{table2:.2f}'} |")
     for group in ("intensity", "gender"):
         values = report.get("per_group", {}).get(group)
         if not values:
