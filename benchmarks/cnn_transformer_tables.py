@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import yaml
-from run_folds import print_fold_table
+from run_folds import pct, print_fold_table
 
 #: The paper's overall RAVDESS accuracy and Table II (per-class accuracy, percent).
 PAPER_ACCURACY = 80.00
@@ -25,17 +25,6 @@ PAPER_TABLE2 = {"surprise": 80.00, "neutral": 70.00, "calm": 100.00, "happiness"
                 "anger": 90.00, "fear": 78.95, "disgust": 72.22}
 #: The best published speaker-independent RAVDESS figure (NOTES.md: 6 folds of 4 actors, UA).
 BEST_SPEAKER_INDEPENDENT_UA = 75.3
-
-
-def pct(value) -> str:
-    """``mean ± std`` over runs; one run (or folds pooled into one) has no spread to show."""
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        if value.get("n", 1) < 2:
-            return f"{100 * value['mean']:.2f}"
-        return f"{100 * value['mean']:.2f} ± {100 * (value.get('std') or 0):.2f}"
-    return f"{100 * value:.2f}"
 
 
 def epoch_seconds(run_dir: Path) -> str:

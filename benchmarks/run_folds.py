@@ -13,6 +13,18 @@ import json
 from pathlib import Path
 
 
+def pct(value: dict | float | None) -> str:
+    """A fraction as a percentage; a report metric ``{mean, std, n}`` as ``mean ± std`` over
+    runs, without a spread for one run (or folds pooled into one value)."""
+    if value is None:
+        return "—"
+    if not isinstance(value, dict):
+        return f"{100 * value:.2f}"
+    if value.get("n", 1) < 2:
+        return f"{100 * value['mean']:.2f}"
+    return f"{100 * value['mean']:.2f} ± {100 * (value.get('std') or 0):.2f}"
+
+
 def fold_rows(run_dir: Path) -> list[dict]:
     """One dict per (seed, fold) of ``run_dir`` that has both a history and a report entry
     (none before the run's report.json exists)."""

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from run_folds import fold_rows, mean_chosen_val_acc, print_fold_table
+from run_folds import fold_rows, mean_chosen_val_acc, pct, print_fold_table
 
 #: The paper's figures (percent) that serkit is compared with: Table 3 (random 90/10,
 #: 10 runs, accuracy), Table 4 (PLR/PCLR on EmoDB), and the issue's LOSO target.
@@ -31,15 +31,6 @@ PAPER_TABLE2_ACCURACY = {
     "without_pre_attention": 84.11, "without_speech_attention": 85.05,
     "without_signal_refinement": 86.92, "without_routing": 86.92, "without_modified_routing": 85.98,
 }
-
-
-def pct(metric: dict | None) -> str:
-    """``mean ± std`` over runs; a single value (LOSO pools its folds into one) has no spread."""
-    if metric is None:
-        return "—"
-    if metric.get("n", 1) < 2:
-        return f"{100 * metric['mean']:.2f}"
-    return f"{100 * metric['mean']:.2f} ± {100 * (metric.get('std') or 0):.2f}"
 
 
 def fold_seconds(run_dir: Path) -> str:
