@@ -16,7 +16,6 @@ import csv
 import json
 from pathlib import Path
 
-import yaml
 from run_folds import pct, print_fold_table
 
 #: The paper's overall RAVDESS accuracy and Table II (per-class accuracy, percent).
@@ -53,7 +52,7 @@ def describe(run_dir: Path) -> None:
           f"time per epoch (median over folds, includes validation): {epoch_seconds(run_dir)}\n")
     m = report["metrics"]
     # The paper's figures are RAVDESS figures: other corpora get no paper column.
-    ravdess = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]["corpora"] == ["ravdess"]
+    ravdess = protocol.get("corpora") == ["ravdess"]
     paper = {"accuracy": f"{PAPER_ACCURACY:.2f} (its split)",
              "uar": f"— (best published speaker-independent: {BEST_SPEAKER_INDEPENDENT_UA})"} if ravdess else {}
     print("| metric | ours | paper |\n|---|---|---|")
