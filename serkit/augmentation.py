@@ -80,11 +80,7 @@ AUGMENTATIONS.register("white_noise")(WhiteNoise)
 
 def make_augmentation(name: str, **params: Any):
     """Build the augmentation registered as ``name`` (ConfigError on unknown names/params)."""
-    from serkit.models import check_params, keyword_params
-
-    cls = AUGMENTATIONS.get(name)
-    check_params("augmentation", name, params, keyword_params(cls))
-    return cls(**params)
+    return AUGMENTATIONS.create(name, **params)
 
 
 class AugmentedFeatures:
@@ -99,7 +95,7 @@ class AugmentedFeatures:
         self.copy, self.seed = int(copy), int(seed)
         self.name = extractor.name
         self.sample_rate = extractor.sample_rate
-        self.output = extractor.output
+        self.spec = extractor.spec
 
     @property
     def params(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ log = logging.getLogger("serkit")
 #: Commands that live in serkit/commands/, one module each with ``add_parser(commands)``.
 #: Each imports its heavy dependencies (torch, FastAPI, Streamlit) only when it runs.
 COMMAND_MODULES = tuple(f"serkit.commands.{name}" for name in
-                        ("search", "bundle", "predict", "export", "serve", "demo"))
+                        ("release", "search", "bundle", "predict", "export", "serve", "demo"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,8 +152,6 @@ def _variant_dirs(run_dir: Path) -> list[Path]:
 
 
 def _metrics_line(report: dict) -> str:
-    if "variants" in report:
-        return "\n".join(f"{name}: {_metrics_line(h)}" for name, h in report["variants"].items())
     parts = []
     for name in ("accuracy", "uar", "macro_f1"):
         m = report.get("metrics", {}).get(name)
@@ -178,17 +176,15 @@ def _add_run(commands) -> None:
 
 def _run(args) -> int:
     from serkit.training.config import load_config
-    from serkit.training.runner import run_experiment
+    from serkit.training.runner import run_variants
 
     config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
-    report = run_experiment(config, out_dir=args.out, data_root=args.data_root)
     if config.release is not None:
-        print(f"released {report['name']!r} ({report['chosen_variant']}, chosen by {report['chosen_by']}) "
-              f"to {config.release.bundle}")
-        for split, metrics in report["metrics"]["protocols"].items():
-            print(f"{split}: UA {100 * metrics['uar']:.2f}, accuracy {100 * metrics['accuracy']:.2f}")
-        return 0
-    print(_metrics_line(report))
+        raise SerkitError(f"{args.config} is a release config (it has a release: section); run it "
+                          f"with `serkit release {args.config}`")
+    reports = run_variants(config, out_dir=args.out, data_root=args.data_root)
+    for name, report in reports.items():
+        print(f"{name}: {_metrics_line(report)}" if config.variants else _metrics_line(report))
     return 0
 
 

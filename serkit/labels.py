@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from serkit.errors import ConfigError
+from serkit.registry import Registry
 
 #: Every canonical emotion a loader may assign.
 EMOTIONS: tuple[str, ...] = (
@@ -54,7 +54,7 @@ class LabelScheme:
         return self.mapping.get(emotion)
 
 
-SCHEMES: dict[str, LabelScheme] = {
+_SCHEMES = {
     "all": LabelScheme("all"),
     # The four classes shared by most corpora (IEMOCAP practice: excited merged into happiness).
     "4class": LabelScheme(
@@ -86,12 +86,18 @@ SCHEMES: dict[str, LabelScheme] = {
 }
 
 
+#: Label schemes by name.
+SCHEMES: Registry[LabelScheme] = Registry("label scheme")
+for _scheme in _SCHEMES.values():
+    SCHEMES.register(_scheme.name, _scheme)
+
+
 def get_scheme(name: str | LabelScheme) -> LabelScheme:
-    """Look up a named scheme; a LabelScheme passes through."""
+    """Look up a named scheme; a LabelScheme passes through.
+
+    Raises:
+        ConfigError: unknown scheme name (with the closest known one).
+    """
     if isinstance(name, LabelScheme):
         return name
-    if name not in SCHEMES:
-        raise ConfigError(
-            f"unknown label scheme {name!r}; known schemes: {', '.join(sorted(SCHEMES))}"
-        )
-    return SCHEMES[name]
+    return SCHEMES.get(name)

@@ -277,7 +277,7 @@ class SplitKind:
 
 
 #: name → SplitKind. Unknown names get "did you mean".
-SPLITS: Registry[SplitKind] = Registry("split kind")
+SPLITS: Registry[SplitKind] = Registry("split kind", params_of=lambda kind: kind.defaults)
 
 
 def split_kinds() -> list[str]:
@@ -331,10 +331,7 @@ def make_split(
         }.items()
         if v is not None
     }
-    extra = sorted(set(given) - set(spec.defaults))
-    if extra:
-        takes = ", ".join(spec.defaults) or "no options"
-        raise SplitError(f"split kind {kind!r} does not take {', '.join(extra)}; it takes: {takes}")
+    SPLITS.check_params(kind, given)
     _check_seed(seed)
     params = {**spec.defaults, **given}
     if params.get("n_folds") is not None:
@@ -728,7 +725,7 @@ def _official(utts, rng):
 
 
 def _register(name: str, build, defaults: dict[str, Any], *, speaker_independent: bool, summary: str) -> None:
-    SPLITS.register(name)(SplitKind(build, defaults, speaker_independent, summary))
+    SPLITS.register(name, SplitKind(build, defaults, speaker_independent, summary))
 
 
 _register("holdout", _holdout, {"test_fraction": 0.1, "val_fraction": 0.1}, speaker_independent=False,

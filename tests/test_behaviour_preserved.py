@@ -71,12 +71,15 @@ def fake_config(family: str):
 
 
 def run_family(family: str, data_root: Path, out: Path) -> None:
-    from serkit.training.runner import run_experiment
+    from serkit.training.release import run_release
+    from serkit.training.runner import run_variants
 
     config = fake_config(family)
     if family == "release":
         config.release.bundle = str(out / "bundle")
-    run_experiment(config, out_dir=out / "run", data_root=data_root, progress=False)
+        run_release(config, out_dir=out / "run", data_root=data_root, progress=False)
+    else:
+        run_variants(config, out_dir=out / "run", data_root=data_root, progress=False)
 
 
 #: The history.csv columns of the golden files (later columns, e.g. wall time, are not compared).

@@ -128,7 +128,7 @@ def test_every_listed_corpus_is_registered():
 def test_unknown_corpus_and_option():
     with pytest.raises(ConfigError, match="Did you mean 'ravdess'"):
         load_corpus("ravdes", ".")
-    with pytest.raises(ConfigError, match="has no option 'sing'; its options are: song"):
+    with pytest.raises(ConfigError, match="corpus 'ravdess' has no parameter 'sing' \\(did you mean 'song'\\?\\); valid parameters: song"):
         load_corpus("ravdess", ".", sing=True)
     assert loader_options("iemocap") == ["sessions", "include_unlabelled"]
 

@@ -79,6 +79,32 @@ def test_per_class_and_confusion_equal_sklearn(seed):
         assert table[label]["support"] == s[i]
 
 
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_labels_subset_scores_as_sklearn_and_the_confusion_matrix_drops_the_rest():
+    truth = ["a", "a", "b", "x", "b"]
+    prediction = ["a", "y", "b", "a", "a"]
+    labels = ["a", "b"]
+    p, r, f, s = skm.precision_recall_fscore_support(truth, prediction, labels=labels, zero_division=0)
+    table = per_class_metrics(truth, prediction, labels=labels)
+    assert np.allclose([[c["precision"], c["recall"], c["f1"], c["support"]] for c in table.values()],
+                       np.stack([p, r, f, s], axis=1))
+    assert table["a"]["precision"] == pytest.approx(1 / 3)  # the "a" predicted for "x" is wrong
+    got = classification_metrics(truth, prediction, labels=labels)
+    for average in ("macro", "weighted"):
+        want = skm.precision_recall_fscore_support(truth, prediction, labels=labels, average=average,
+                                                   zero_division=0)
+        assert [got[f"{average}_{m}"] for m in ("precision", "recall", "f1")] == pytest.approx(want[:3])
+    # UA: every class of the truth with all its samples, "x" (outside labels) too.
+    assert got["uar"] == pytest.approx((1 / 2 + 1 / 2 + 0) / 3)
+    assert got["uar"] == pytest.approx(skm.balanced_accuracy_score(truth, prediction))
+    # The confusion matrix drops pairs with a label outside ``labels``, as scikit-learn's;
+    # where no true label is in ``labels`` it counts 0 (scikit-learn raises there).
+    assert confusion_matrix(truth, prediction, labels=labels).tolist() == [[1, 0], [1, 1]]
+    assert np.array_equal(confusion_matrix(truth, prediction, labels=labels),
+                          skm.confusion_matrix(truth, prediction, labels=labels))
+    assert confusion_matrix(["x"], ["a"], labels=labels).tolist() == [[0, 0], [0, 0]]
+
 def test_row_normalisation_keeps_an_empty_row_at_zero():
     truth = ["a", "a", "a", "b"]
     prediction = ["a", "b", "b", "a"]

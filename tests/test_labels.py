@@ -30,7 +30,7 @@ def test_all_keeps_every_emotion_and_classes_are_sorted():
 
 
 def test_every_scheme_maps_to_known_emotions_only():
-    for scheme in SCHEMES.values():
+    for scheme in map(SCHEMES.get, SCHEMES):
         if scheme.mapping is not None:
             assert set(scheme.mapping) <= set(EMOTIONS)
 

@@ -323,7 +323,8 @@ def test_missing_speakers_for_speaker_kinds():
 
 
 def test_option_the_kind_does_not_take():
-    assert "does not take n_folds" in error_of(fake_corpus(), "loso", n_folds=3)
+    with pytest.raises(ConfigError, match="split kind 'loso' has no parameter 'n_folds'; valid parameters: val_fraction"):
+        make_split(fake_corpus(), "loso", seed=0, n_folds=3)
 
 
 def test_duplicate_ids():

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +75,7 @@ def loader_options(name: str) -> list[str]:
     Raises:
         ConfigError: unknown corpus name (with a "did you mean").
     """
-    loader = LOADERS.get(name)
-    return [p.name for p in inspect.signature(loader).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    return list(LOADERS.params(name))
 
 
 def load_corpus(name: str, root: str | Path, **options) -> Corpus:
@@ -97,12 +95,4 @@ def load_corpus(name: str, root: str | Path, **options) -> Corpus:
         ConfigError: unknown corpus name or option.
         CorpusError: the folder or a file does not match the corpus's layout.
     """
-    loader = LOADERS.get(name)
-    valid = loader_options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"corpus {name!r} has no option {', '.join(map(repr, unknown))}; "
-            f"its options are: {', '.join(valid) or 'none'}"
-        )
-    return loader(root, **options)
+    return LOADERS.create(name, root, **options)

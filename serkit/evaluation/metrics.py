@@ -1,17 +1,22 @@
 """Classification metrics: accuracy, WA/UA/WF1, macro and weighted P/R/F1, confusion matrices.
 
-Everything is computed from the confusion matrix with numpy and equals scikit-learn with
-``zero_division=0`` (the tests compare them on random labels):
+Everything is computed by scikit-learn (``sklearn.metrics``, imported on first use so that
+``import serkit.evaluation`` stays light) with ``zero_division=0``; the tests compare the
+results with scikit-learn's on random labels:
 
 * ``accuracy`` = ``war`` = ``wa``: correct / total (``accuracy_score``).
 * ``uar`` = ``ua``: mean recall over the classes present in the truth
-  (``balanced_accuracy_score``).
+  (``balanced_accuracy_score``; computed as ``recall_score(labels=<classes of the truth>,
+  average="macro")``, so that a class outside ``labels=`` still counts with its own recall).
 * ``macro_precision``/``macro_recall``/``macro_f1``: unweighted means over the labels
   (by default the union of truth and prediction labels, scikit-learn's default);
   ``macro_recall`` differs from ``uar`` only when a class is predicted that never occurs
   in the truth (its recall 0/0 counts as 0 there, and is left out of ``uar``).
 * ``weighted_precision``/``weighted_recall``/``weighted_f1`` = ``wf1``: means weighted by
   each class's support.
+* With ``labels=``, per-class counts are scikit-learn's: a class's support is all of its
+  true samples and its precision counts all of its predictions, even where the other label
+  of the pair is outside ``labels``; only :func:`confusion_matrix` drops such pairs.
 
 WA, UA and WF1 as the SERCT thesis (Zheng 2024, section 5.4, serct_zheng2024.txt lines
 412-434) defines them: WA = sum_i w_i Accuracy_i (eq. 13), UA = (1/n) sum_i Accuracy_i
@@ -27,6 +32,7 @@ one-vs-rest accuracy of eq. 9, (TP+TN)/(TP+TN+FP+FN), would put every value near
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,13 +68,14 @@ def confusion_matrix(truth: Sequence, prediction: Sequence, *, labels: Sequence 
     """
     truth, prediction = _check_pair(truth, prediction)
     labels = resolve_labels(truth, prediction, labels)
-    index = {label: i for i, label in enumerate(labels)}
-    rows = np.array([index.get(t, -1) for t in truth], dtype=np.int64)
-    cols = np.array([index.get(p, -1) for p in prediction], dtype=np.int64)
-    keep = (rows >= 0) & (cols >= 0)
-    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    np.add.at(matrix, (rows[keep], cols[keep]), 1)
-    return matrix
+    if not set(labels) & set(truth):
+        # Every pair is dropped; scikit-learn refuses such ``labels`` instead of counting 0.
+        return np.zeros((len(labels), len(labels)), dtype=np.int64)
+    with warnings.catch_warnings():
+        # ``labels`` is always passed, so a 1 x 1 matrix has the shape asked for.
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        matrix = _sklearn().confusion_matrix(truth, prediction, labels=labels)
+    return matrix.astype(np.int64, copy=False)
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -91,9 +98,12 @@ def per_class_metrics(truth: Sequence, prediction: Sequence, *,
     """
     truth, prediction = _check_pair(truth, prediction)
     labels = resolve_labels(truth, prediction, labels)
-    stats = _class_stats(confusion_matrix(truth, prediction, labels=labels))
-    return {label: {"precision": float(stats["precision"][i]), "recall": float(stats["recall"][i]),
-                    "f1": float(stats["f1"][i]), "support": int(stats["support"][i])}
+    if not labels:
+        return {}
+    precision, recall, f1, support = _sklearn().precision_recall_fscore_support(
+        truth, prediction, labels=labels, average=None, zero_division=0)
+    return {label: {"precision": float(precision[i]), "recall": float(recall[i]),
+                    "f1": float(f1[i]), "support": int(support[i])}
             for i, label in enumerate(labels)}
 
 
@@ -120,19 +130,17 @@ def classification_metrics(truth: Sequence, prediction: Sequence, *,
     """
     truth, prediction = _check_pair(truth, prediction)
     labels = resolve_labels(truth, prediction, labels)
-    stats = _class_stats(confusion_matrix(truth, prediction, labels=labels))
-    support = stats["support"]
-    n_correct = int(sum(t == p for t, p in zip(truth, prediction)))
-    accuracy = n_correct / len(truth)
-    recall_of = dict(zip(labels, stats["recall"]))
-    present = sorted(set(truth))
-    # Balanced accuracy counts classes outside ``labels`` too, with their own recall.
-    uar = float(np.mean([recall_of[c] if c in recall_of else _recall(truth, prediction, c) for c in present]))
-    weights = support / support.sum() if support.sum() > 0 else np.zeros_like(support, dtype=float)
+    skm = _sklearn()
+    accuracy = float(skm.accuracy_score(truth, prediction))
+    # Over the classes of the truth, each with all its samples: also a class outside ``labels``.
+    uar = float(skm.recall_score(truth, prediction, labels=sorted(set(truth)), average="macro",
+                                 zero_division=0))
     out = {"accuracy": accuracy, "war": accuracy, "wa": accuracy, "uar": uar, "ua": uar}
-    for name in ("precision", "recall", "f1"):
-        out[f"macro_{name}"] = float(np.mean(stats[name])) if labels else 0.0
-        out[f"weighted_{name}"] = float(np.sum(weights * stats[name]))
+    for average in ("macro", "weighted"):
+        scores = (skm.precision_recall_fscore_support(truth, prediction, labels=labels, average=average,
+                                                      zero_division=0)[:3] if labels else (0.0, 0.0, 0.0))
+        for name, value in zip(("precision", "recall", "f1"), scores):
+            out[f"{average}_{name}"] = float(value)
     out["wf1"] = out["weighted_f1"]
     return {name: float(out[name]) for name in METRIC_NAMES}
 
@@ -154,26 +162,11 @@ def majority_baseline(truth: Sequence) -> dict:
     return {"label": label, **{k: scores[k] for k in ("accuracy", "uar", "macro_f1", "weighted_f1")}}
 
 
-def _class_stats(matrix: np.ndarray) -> dict[str, np.ndarray]:
-    tp = np.diag(matrix).astype(float)
-    support = matrix.sum(axis=1).astype(float)
-    predicted = matrix.sum(axis=0).astype(float)
-    return {
-        "precision": _safe_divide(tp, predicted),
-        "recall": _safe_divide(tp, support),
-        # 2TP / (2TP + FP + FN), as scikit-learn >= 1.3, which is 0 when both P and R are.
-        "f1": _safe_divide(2 * tp, support + predicted),
-        "support": support,
-    }
+def _sklearn():
+    """``sklearn.metrics``, imported on first use (it takes most of a second to import)."""
+    from sklearn import metrics
 
-
-def _recall(truth: list[str], prediction: list[str], label: str) -> float:
-    hits = [p == label for t, p in zip(truth, prediction) if t == label]
-    return float(np.mean(hits)) if hits else 0.0
-
-
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0)
+    return metrics
 
 
 def _check_pair(truth: Sequence, prediction: Sequence) -> tuple[list[str], list[str]]:

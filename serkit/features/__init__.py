@@ -6,8 +6,9 @@ Every extractor is a small object whose constructor only stores keyword-only par
 - ``name``: the registry name (also the "input kind" a model declares it expects);
 - ``params``: a JSON-serialisable dict of its parameters (cache keys, model bundles);
 - ``sample_rate``: the rate the signal must have;
-- ``output``: ``"vector"`` (one ``(dim,)`` vector per utterance) or ``"frames"``
-  (``(frames, dim)``);
+- ``spec``: what it produces, an :class:`~serkit.inputs.InputSpec` (kind ``vector``,
+  ``frames``, ``image`` or ``waveform``, sizes, rate), checked against the model's input
+  when a config is read;
 - ``dim`` and ``feature_names`` (``len(feature_names) == dim``, all unique);
 - ``__call__(signal) -> np.ndarray`` float32 ``(dim,)`` or ``(frames, dim)``.
 
@@ -22,8 +23,7 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from serkit.features.cache import FeatureCache, default_cache_root, file_sha256
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.features.fusion import Fusion107
 from serkit.features.logmel import LogMel
+from serkit.inputs import InputSpec
 from serkit.registry import Registry
 
 
@@ -46,7 +47,7 @@ class FeatureExtractor(Protocol):
     def params(self) -> dict[str, Any]: ...
 
     @property
-    def output(self) -> Literal["vector", "frames"]: ...
+    def spec(self) -> InputSpec: ...
 
     @property
     def dim(self) -> int: ...
@@ -78,22 +79,10 @@ def make_features(name: str, **params: Any) -> FeatureExtractor:
             (listing the valid ones), or a parameter value out of range.
 
     Example:
-        >>> make_features("fusion107", pooling="none").output
+        >>> make_features("fusion107", pooling="none").spec.kind
         'frames'
     """
-    cls = FEATURES.get(name)
-    valid = [
-        p.name
-        for p in inspect.signature(cls).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"feature {name!r} has no parameter(s) {', '.join(map(repr, unknown))}; "
-            f"valid parameters: {', '.join(valid)}"
-        )
-    return cls(**params)
+    return FEATURES.create(name, **params)
 
 
 __all__ = [

@@ -91,11 +91,15 @@ class FeatureCache:
         """Where the features of the audio with sha256 ``audio_hash`` are stored."""
         return self.root / extractor_key(extractor)[:32] / audio_hash[:2] / f"{audio_hash}.npy"
 
-    def get(self, audio_hash: str, extractor: Any) -> np.ndarray | None:
-        """The cached features, or ``None`` on a miss (an unreadable entry is a miss)."""
+    def get(self, audio_hash: str, extractor: Any, *, lazy: bool = False) -> np.ndarray | CachedArray | None:
+        """The cached features, or ``None`` on a miss (an unreadable entry is a miss).
+
+        With ``lazy`` only the file's header is read: a :class:`CachedArray` that loads
+        the values when used, so a corpus of waveforms need not fit in memory.
+        """
         path = self.path_for(audio_hash, extractor)
         try:
-            return np.load(path, allow_pickle=False)
+            return CachedArray(path) if lazy else np.load(path, allow_pickle=False)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -116,6 +120,35 @@ class FeatureCache:
         if not info.exists():
             atomic_write_bytes(info, (json.dumps(json.loads(_describe(extractor)),
                                                   indent=2, sort_keys=True) + "\n").encode())
+
+
+class CachedArray:
+    """A cached ``.npy`` array that is read from disk each time it is used.
+
+    It has the ``shape``, ``ndim`` and ``len`` of the array without loading it;
+    ``np.asarray`` (or assigning it into an array) loads the values.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = np.lib.format._read_array_header(f, version)
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        array = np.load(self.path, allow_pickle=False)
+        return array if dtype is None else array.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"CachedArray({str(self.path)!r}, shape={self.shape})"
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from serkit.audio import AudioLimits, load_audio
 from serkit.errors import AudioError, ConfigError
-from serkit.features.cache import FeatureCache, file_sha256
+from serkit.features.cache import CachedArray, FeatureCache, file_sha256
 from serkit.workers import process_context
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def extract_corpus(
     n_jobs: int = -1,
     progress: bool = True,
     limits: AudioLimits = CORPUS_LIMITS,
+    lazy: bool = False,
 ) -> list[np.ndarray]:
     """Features of every file in ``paths``, in order, reusing and filling ``cache``.
 
@@ -71,9 +72,12 @@ def extract_corpus(
             works in this process.
         progress: show a tqdm bar on stderr (only when stderr is a terminal).
         limits: what audio is accepted (default: anything but silence is checked).
+        lazy: return :class:`~serkit.features.cache.CachedArray` items that read the
+            cache when used instead of arrays held in memory (for features too large to
+            hold for a whole corpus, such as waveforms); needs ``cache``.
 
     Returns:
-        One float32 array per path: ``(dim,)`` or ``(frames, dim)`` by ``extractor.output``.
+        One float32 array per path, shaped as ``extractor.spec`` says.
 
     Raises:
         AudioError: a file that cannot be loaded or featurised; the message names it.
@@ -81,13 +85,15 @@ def extract_corpus(
     """
     from tqdm.auto import tqdm
 
+    if lazy and cache is None:
+        raise ConfigError("lazy feature loading reads the feature cache; pass cache=FeatureCache()")
     paths = [Path(p) for p in paths]
     results: list[np.ndarray | None] = [None] * len(paths)
     hashes: list[str | None] = [None] * len(paths)
     if cache is not None:
         for i, path in enumerate(paths):
             hashes[i] = _hash(path)
-            results[i] = cache.get(hashes[i], extractor)
+            results[i] = cache.get(hashes[i], extractor, lazy=lazy)
     todo = [i for i, r in enumerate(results) if r is None]
     workers = min(_resolve_jobs(n_jobs), len(todo))
     if len(todo) < MIN_FILES_PER_POOL:
@@ -102,7 +108,9 @@ def extract_corpus(
     def finish(index: int, features: np.ndarray) -> None:
         results[index] = features
         if cache is not None:
-            cache.put(hashes[index], extractor, features)
+            written = cache.put(hashes[index], extractor, features)
+            if lazy:
+                results[index] = CachedArray(written)
         bar.update(1)
 
     try:

@@ -70,6 +70,7 @@ from typing import Any, Literal
 import numpy as np
 
 from serkit.errors import AudioError, ConfigError
+from serkit.inputs import InputSpec
 
 #: Frames quieter than this RMS (-80 dBFS) are unvoiced whatever their periodicity.
 VOICING_RMS_FLOOR = 1e-4
@@ -152,8 +153,11 @@ class Fusion107:
         }
 
     @property
-    def output(self) -> Literal["vector", "frames"]:
-        return "frames" if self.pooling == "none" else "vector"
+    def spec(self) -> InputSpec:
+        """Frames of ``dim`` values at sample_rate / hop_length a second, or one vector."""
+        if self.pooling == "none":
+            return InputSpec("frames", (self.dim,), rate=self.sample_rate / self.hop_length)
+        return InputSpec("vector", (self.dim,))
 
     @property
     def blocks(self) -> dict[str, list[str]]:

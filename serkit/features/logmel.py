@@ -26,6 +26,10 @@ from typing import Any
 import librosa
 import numpy as np
 
+from serkit.audio import pad_or_crop
+
+from serkit.inputs import InputSpec
+
 
 class LogMel:
     """``(frames, n_mels)`` log-mel spectrogram of a fixed-length segment of a clip.
@@ -46,7 +50,6 @@ class LogMel:
     """
 
     name = "logmel"
-    output = "frames"
 
     def __init__(
         self,
@@ -87,6 +90,12 @@ class LogMel:
         return self.n_mels
 
     @property
+    def spec(self) -> InputSpec:
+        """``n_frames`` frames of ``n_mels`` log-mel values, every clip the same length."""
+        return InputSpec("frames", (self.n_mels,), length=self.n_frames,
+                         rate=self.sample_rate / self.hop_length)
+
+    @property
     def segment_samples(self) -> int:
         return int(round(self.duration_s * self.sample_rate))
 
@@ -103,8 +112,7 @@ class LogMel:
         """The ``duration_s`` segment the spectrogram is taken of, zero-padded at the end."""
         length = self.segment_samples
         start = min(int(round(self.offset_s * self.sample_rate)), max(0, len(signal) - length))
-        piece = np.asarray(signal[start : start + length], dtype=np.float32)
-        return np.pad(piece, (0, length - len(piece)))
+        return pad_or_crop(np.asarray(signal), length, offset=start).astype(np.float32, copy=False)
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
         power = librosa.feature.melspectrogram(

@@ -1,10 +1,12 @@
-"""Models and losses, by name: SpeechNet, its peers, and the losses they train with.
+"""Models and losses, by name: SpeechNet, its baselines, the CNN–Transformer, the losses.
 
-Every entry of :data:`MODELS` is a constructor ``make(n_features, n_classes, **params)``.
-Torch models return an ``nn.Module`` whose ``forward(x, lengths=None)`` gives logits
-``(batch, classes)``; ``x`` is ``(batch, n_features)`` for ``input_kind="vector"`` and padded
-``(batch, frames, n_features)`` with ``lengths`` for ``input_kind="frames"``. scikit-learn
-models (:func:`is_sklearn`) return an unfitted estimator with ``fit``/``predict_proba``.
+Every entry of :data:`MODELS` is a constructor ``make(n_features, n_classes, **params)``,
+registered with the input kinds it accepts (``accepts``, see :mod:`serkit.inputs`) and
+the parameters it takes from its input's :class:`~serkit.inputs.InputSpec`
+(``spec_params``, e.g. a fixed-length spectrogram's frame count). Torch models return an
+``nn.Module`` whose ``forward(x, lengths=None)`` gives logits ``(batch, classes)`` for a
+batch made by :func:`serkit.batching.collate`. scikit-learn models (:func:`is_sklearn`)
+return an unfitted estimator with ``fit``/``predict_proba``.
 
 Example:
     >>> import torch
@@ -16,83 +18,61 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
 
 from serkit.errors import ConfigError
+from serkit.inputs import InputSpec, check_compatible
 from serkit.registry import Registry
 
-
-def check_params(kind: str, name: str, params: Mapping[str, Any], valid: Iterable[str]) -> None:
-    """Raise ConfigError if ``params`` has a key not in ``valid``, listing the valid ones.
-
-    Example:
-        >>> check_params("model", "svm", {"c": 1}, ["C", "kernel"])
-        Traceback (most recent call last):
-        ...
-        serkit.errors.ConfigError: model 'svm' has no parameter 'c'; valid parameters: C, kernel
-    """
-    valid = sorted(valid)
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        raise ConfigError(f"{kind} {name!r} has no parameter{plural} {', '.join(map(repr, unknown))}; "
-                          f"valid parameters: {', '.join(valid) or '(none)'}")
-
-
-def keyword_params(constructor: Callable) -> dict[str, Any]:
-    """The keyword-only parameters of ``constructor`` and their defaults."""
-    return {p.name: p.default for p in inspect.signature(constructor).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
-# Below the helpers so the package reads top-down; the submodules do not import this one.
-from serkit.models.cnn_transformer import CNNTransformer  # noqa: E402
-from serkit.models.losses import LOSSES, class_weights_from_labels  # noqa: E402
-from serkit.models.peers import (  # noqa: E402
+from serkit.models.cnn_transformer import CNNTransformer
+from serkit.models.losses import LOSSES, class_weights_from_labels
+from serkit.models.baselines import (
     AutoencoderClassifier,
     CNNClassifier,
     GRUClassifier,
     LSTMClassifier,
-    MLPClassifier,
     TCNClassifier,
     TransformerClassifier,
     make_svm,
 )
-from serkit.models.speechnet import SpeechNet  # noqa: E402
-
-#: Every model by name (torch and scikit-learn).
-MODELS: Registry = Registry("model")
-#: The scikit-learn models among :data:`MODELS` (same constructors).
-SKLEARN_MODELS: Registry = Registry("model")
+from serkit.models.mlp import MLPClassifier
+from serkit.models.speechnet import SpeechNet
 
 
-def _register(name: str, constructor: Callable, *, sklearn: bool = False) -> None:
-    def make(n_features: int, n_classes: int, **params: Any):
-        check_params("model", name, params, keyword_params(constructor))
-        return constructor(n_features, n_classes, **params)
-
-    make.__name__ = f"make_{name}"
-    make.__doc__ = f"Build model {name!r}: see {constructor.__module__}.{constructor.__qualname__}."
-    make.constructor = constructor  # the class (torch) or function (scikit-learn) it calls
-    MODELS.register(name)(make)
-    if sklearn:
-        SKLEARN_MODELS.register(name)(make)
+#: Every model by name (torch and scikit-learn), with what it accepts.
+MODELS: Registry[Callable] = Registry("model")
 
 
-_register("speechnet", SpeechNet)
-_register("lstm", LSTMClassifier)
-_register("gru", GRUClassifier)
-_register("cnn", CNNClassifier)
-_register("transformer", TransformerClassifier)
-_register("autoencoder", AutoencoderClassifier)
-_register("tcn", TCNClassifier)
-_register("mlp", MLPClassifier)
-_register("svm", make_svm, sklearn=True)
-_register("cnn_transformer", CNNTransformer)
+def register_model(name: str, constructor: Callable, *, accepts: tuple[str, ...],
+                   spec_params: Mapping[str, str] | None = None, sklearn: bool = False) -> None:
+    """Add a model to :data:`MODELS`.
+
+    Args:
+        name: its registry name (configs and bundles use it).
+        constructor: ``constructor(n_features, n_classes, **params)``.
+        accepts: the input kinds it reads; a model that takes several chooses one with its
+            ``input_kind`` parameter.
+        spec_params: constructor parameters filled from the input spec when a config
+            leaves them out: parameter name → InputSpec attribute (``{"n_frames": "length"}``).
+        sklearn: a scikit-learn estimator (fit/predict_proba), not a torch module.
+    """
+    MODELS.register(name, constructor, accepts=tuple(accepts), spec_params=dict(spec_params or {}),
+                    sklearn=sklearn)
+
+
+register_model("speechnet", SpeechNet, accepts=("vector", "frames"))
+register_model("lstm", LSTMClassifier, accepts=("vector", "frames"))
+register_model("gru", GRUClassifier, accepts=("vector", "frames"))
+register_model("cnn", CNNClassifier, accepts=("vector", "frames"))
+register_model("transformer", TransformerClassifier, accepts=("vector", "frames"))
+register_model("autoencoder", AutoencoderClassifier, accepts=("vector", "frames"))
+register_model("tcn", TCNClassifier, accepts=("vector", "frames"))
+register_model("mlp", MLPClassifier, accepts=("vector", "frames"))
+register_model("svm", make_svm, accepts=("vector",), sklearn=True)
+register_model("cnn_transformer", CNNTransformer, accepts=("frames",), spec_params={"n_frames": "length"})
 
 
 def is_sklearn(name: str) -> bool:
@@ -101,8 +81,7 @@ def is_sklearn(name: str) -> bool:
     Raises:
         ConfigError: ``name`` is not a model.
     """
-    MODELS.get(name)
-    return name in SKLEARN_MODELS
+    return MODELS.info(name)["sklearn"]
 
 
 def make_model(name: str, n_features: int, n_classes: int, **params: Any):
@@ -111,49 +90,62 @@ def make_model(name: str, n_features: int, n_classes: int, **params: Any):
     Raises:
         ConfigError: unknown model, unknown parameter, or a parameter out of range.
     """
-    return MODELS.get(name)(n_features, n_classes, **params)
+    return MODELS.create(name, n_features, n_classes, **params)
 
 
-def resolved_params(name: str, extractor: Any, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``params`` plus what model ``name`` takes from its features' shape.
+def resolved_params(name: str, spec: InputSpec, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` plus what model ``name`` takes from its input's ``spec``.
 
-    A model built for fixed-length spectrograms (e.g. ``cnn_transformer``) takes
-    ``n_frames``; it comes from the extractor's ``n_frames`` unless given. Bundles store
-    the resolved params so that the weights load without the extractor's help.
+    A model built for fixed-length spectrograms (``cnn_transformer``) takes ``n_frames``
+    from ``spec.length`` unless given. Bundles store the resolved params so that the
+    weights load without the extractor's help.
     """
     params = dict(params or {})
-    frames = getattr(extractor, "n_frames", None)
-    if "n_frames" in model_params(name) and "n_frames" not in params and frames is not None:
-        params["n_frames"] = int(frames)
+    for param, attribute in MODELS.info(name)["spec_params"].items():
+        value = getattr(spec, attribute)
+        if param not in params and value is not None:
+            params[param] = value
     return params
 
 
-def make_model_for(name: str, extractor: Any, n_classes: int, **params: Any):
-    """Build model ``name`` for the features of ``extractor`` (its dim and frame count)."""
-    return make_model(name, extractor.dim, n_classes, **resolved_params(name, extractor, params))
+def make_model_for(name: str, spec: InputSpec, n_classes: int, **params: Any):
+    """Build model ``name`` for inputs described by ``spec`` (an extractor's ``spec``)."""
+    return make_model(name, spec.dim, n_classes, **resolved_params(name, spec, params))
 
 
 def model_params(name: str) -> dict[str, Any]:
     """The parameters model ``name`` takes, with their defaults."""
-    return keyword_params(MODELS.get(name).constructor)
+    return MODELS.params(name)
 
 
 def model_input_kind(name: str, params: Mapping[str, Any] | None = None) -> str:
-    """The input kind ("vector" or "frames") model ``name`` expects with ``params``.
-
-    Lets a config be checked against its feature kind before anything is built.
+    """The input kind model ``name`` reads with ``params``.
 
     Raises:
-        ConfigError: unknown model or parameter, or an input kind the model does not take.
+        ConfigError: unknown model or parameter, or an ``input_kind`` it does not accept.
     """
     params = dict(params or {})
+    MODELS.check_params(name, params)
+    accepts = MODELS.info(name)["accepts"]
     defaults = model_params(name)
-    check_params("model", name, params, defaults)
+    if "input_kind" not in defaults:
+        return accepts[0]
     kind = params.get("input_kind", defaults["input_kind"])
-    allowed = ("vector",) if is_sklearn(name) else ("vector", "frames")
-    if kind not in allowed:
-        raise ConfigError(f"model {name!r} takes input_kind {' or '.join(map(repr, allowed))}, not {kind!r}")
+    if kind not in accepts:
+        raise ConfigError(f"model {name!r} takes input_kind {' or '.join(map(repr, accepts))}, not {kind!r}")
     return kind
+
+
+def check_input(model: str, params: Mapping[str, Any] | None, features: str, spec: InputSpec) -> None:
+    """ConfigError unless model ``model`` with ``params`` reads what features ``features`` give.
+
+    Example:
+        >>> check_input("cnn_transformer", {}, "fusion107", InputSpec("vector", (107,)))
+        Traceback (most recent call last):
+        ...
+        serkit.errors.ConfigError: model 'cnn_transformer' expects 'frames' input, not the 'vector' that features 'fusion107' produce; choose features that give frames, or another model
+    """
+    check_compatible(model, model_input_kind(model, params), features, spec)
 
 
 def n_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
@@ -166,23 +158,18 @@ def make_loss(name: str, *, class_weights=None, **params: Any) -> Callable:
 
     Args:
         name: "cross_entropy" or "balanced_margin".
-        class_weights: ``(C,)`` tensor or None (see :func:`class_weights_from_labels`).
+        class_weights: ``(C,)`` tensor or None.
         params: the loss's own parameters.
 
     Raises:
         ConfigError: unknown loss or parameter.
     """
-    cls = LOSSES.get(name)
-    valid = keyword_params(cls)
-    valid.pop("class_weights", None)
-    check_params("loss", name, params, valid)
-    return cls(class_weights=class_weights, **params)
+    return LOSSES.create(name, class_weights=class_weights, **params)
 
 
 __all__ = [
     "LOSSES",
     "MODELS",
-    "SKLEARN_MODELS",
     "AutoencoderClassifier",
     "CNNClassifier",
     "CNNTransformer",
@@ -192,10 +179,9 @@ __all__ = [
     "SpeechNet",
     "TCNClassifier",
     "TransformerClassifier",
-    "check_params",
+    "check_input",
     "class_weights_from_labels",
     "is_sklearn",
-    "keyword_params",
     "make_loss",
     "make_model",
     "make_model_for",
@@ -203,5 +189,6 @@ __all__ = [
     "model_input_kind",
     "model_params",
     "n_parameters",
+    "register_model",
     "resolved_params",
 ]

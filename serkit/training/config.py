@@ -82,6 +82,18 @@ class TrainingConfig:
     augment: list[Component] = field(default_factory=list)
     device: str = "cpu"
     num_threads: int | None = None
+    #: Learning-rate schedule as {name, params} (serkit.training.schedule); None: constant.
+    scheduler: Component | None = None
+    #: Train on a random window of this many time steps (frames, samples, image columns)
+    #: of each longer input, drawn anew every epoch; validation and test read whole inputs.
+    random_crop: int | None = None
+    #: Autocast to bfloat16 (CPU) or float16 with loss scaling (CUDA) while training.
+    mixed_precision: bool = False
+
+
+#: Training keys added after run folders existed, dropped from the resolved config while
+#: they hold their defaults, so that older run folders still resume (see to_dict).
+_LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False}
 
 
 @dataclass
@@ -98,7 +110,7 @@ class SearchConfig:
 
 @dataclass
 class ReleaseConfig:
-    """A release (``serkit run`` of a config with ``release:``): the variant with the best
+    """A release (``serkit release`` of a config with ``release:``): the variant with the best
     mean ``choose_by`` over ``protocols`` (speaker- and corpus-independent folds) is
     trained on all the data (whole speakers held out to choose its checkpoint) and
     written as a model bundle with a model card. See serkit.training.release.
@@ -142,6 +154,9 @@ class ExperimentConfig:
         for optional in ("search", "release"):
             if raw[optional] is None:
                 del raw[optional]
+        for key, default in _LATER_TRAINING_DEFAULTS.items():
+            if raw["training"][key] == default:
+                del raw["training"][key]
         return raw
 
 
@@ -228,6 +243,13 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if t.learning_rate <= 0:
         raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
     _check_augment(t.augment, source)
+    _check_scheduler(t.scheduler, source)
+    if t.random_crop is not None and t.random_crop < 1:
+        raise ConfigError(f"{source}: training.random_crop must be a positive number of time steps, "
+                          f"not {t.random_crop}")
+    if t.device not in ("cpu", "cuda") and not t.device.startswith("cuda:"):
+        raise ConfigError(f"{source}: training.device must be cpu, cuda or cuda:<index>, not {t.device!r}")
+    _check_input(config, source)
     if config.release is not None and not config.release.protocols:
         raise ConfigError(f"{source}: release.protocols must list at least one protocol to choose by, "
                           "e.g. [{split: loso}, {split: loco}]")
@@ -257,6 +279,29 @@ def _validate_search(config: ExperimentConfig, source: str) -> None:
             raw = copy.deepcopy(base)
             set_key(raw, key, value)
             config_from_dict(raw, source=f"{source}: search.grid {key}={value!r}")
+
+
+def _check_input(config: ExperimentConfig, source: str) -> None:
+    """The features' output must be what the model reads: checked here, before any work."""
+    from serkit.features import make_features
+    from serkit.models import check_input
+
+    try:
+        extractor = make_features(config.features.name, **config.features.params)
+        check_input(config.model.name, config.model.params, config.features.name, extractor.spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_scheduler(scheduler: Component | None, source: str) -> None:
+    from serkit.training.schedule import SCHEDULERS
+
+    if scheduler is None:
+        return
+    try:
+        SCHEDULERS.check_params(scheduler.name, scheduler.params)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: training.scheduler: {exc}") from None
 
 
 def _check_augment(augment: list[Component], source: str) -> None:

@@ -1,4 +1,10 @@
-"""The fit/predict loop for torch models: checkpoint choice on validation, resumable."""
+"""The fit/predict loop for torch models: checkpoint choice on validation, resumable.
+
+Hooks a config turns on (serkit.training.config.TrainingConfig): a learning-rate
+schedule (``scheduler``), a random window of each input drawn anew every epoch
+(``random_crop``), mixed precision (``mixed_precision``) and the device (``device``).
+Every epoch's wall time is in the history.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import copy
 import io
 import logging
 import math
+import time
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +25,8 @@ from tqdm.auto import tqdm
 
 from serkit.fileio import atomic_write_bytes
 from serkit.training.config import TrainingConfig
-from serkit.training.data import FeatureSet
+from serkit.training.schedule import make_scheduler
+from serkit.batching import FeatureSet
 
 log = logging.getLogger(__name__)
 
@@ -61,43 +70,58 @@ def fit(
     device = torch.device(settings.device)
     model.to(device)
     optimizer = make_optimizer(model, settings)
+    scheduler = (make_scheduler(settings.scheduler.name, optimizer, **settings.scheduler.params)
+                 if settings.scheduler is not None else None)
+    precision = _Precision(settings.mixed_precision, device)
     shuffle = torch.Generator().manual_seed(seed)
     tracker = _Selection(settings.select, settings.early_stopping_patience)
-    start = _resume(state_path, model, optimizer, shuffle, tracker)
+    state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker)
+    start = state.resume(state_path)
     bar = tqdm(range(start, settings.epochs), desc="epochs", leave=False,
                disable=not progress, initial=start, total=settings.epochs)
     for epoch in bar:
-        train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device)
+        began = time.perf_counter()
+        # The crop windows of an epoch come from the seed and the epoch alone, so a
+        # resumed fit draws the same ones.
+        crop_rng = np.random.default_rng([seed, epoch]) if settings.random_crop else None
+        train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device,
+                                             precision, crop_rng)
+        if scheduler is not None:
+            scheduler.step()
         _recalibrate(model, train, settings, seed=seed, epoch=epoch, device=device)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": math.nan, "val_acc": math.nan}
         if val is not None and len(val):
             row["val_loss"], row["val_acc"] = evaluate(model, val, loss_fn, settings.batch_size, device)
+        row["wall_s"] = round(time.perf_counter() - began, 3)
         tracker.update(row, model)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
         done = tracker.should_stop() or epoch + 1 == settings.epochs
         if state_path is not None and ((epoch + 1) % settings.checkpoint_every == 0 or done):
-            _save_state(state_path, model, optimizer, shuffle, tracker, epoch + 1)
+            state.save(state_path, epoch + 1)
         if tracker.should_stop():
             log.info("early stop after epoch %d (best epoch %d)", epoch + 1, tracker.best_epoch)
             break
     return FitResult(tracker.best_state or _copy_state(model), tracker.best_epoch, tracker.history)
 
 
-def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device) -> tuple[float, float]:
+def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device, precision,
+                 crop_rng) -> tuple[float, float]:
     model.train()
     total_loss, correct = 0.0, 0
-    for x, lengths, y in data.batches(settings.batch_size, generator=generator):
+    batches = data.batches(settings.batch_size, generator=generator,
+                           crop=settings.random_crop, crop_rng=crop_rng)
+    for x, lengths, y in batches:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x, _to(lengths, device))
-        loss = loss_fn(logits, y)
-        # Models with an extra training objective (the autoencoder's reconstruction) expose it.
-        auxiliary = getattr(model, "auxiliary_loss", None)
-        if auxiliary is not None:
-            loss = loss + auxiliary
-        loss.backward()
-        optimizer.step()
+        with precision.autocast():
+            logits = model(x, _to(lengths, device))
+            loss = loss_fn(logits, y)
+            # Models with an extra training objective (the autoencoder's reconstruction) expose it.
+            auxiliary = getattr(model, "auxiliary_loss", None)
+            if auxiliary is not None:
+                loss = loss + auxiliary
+        precision.step(loss, optimizer)
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
     return total_loss / len(data), correct / len(data)
@@ -179,22 +203,64 @@ class _Selection:
         vars(self).update(state)
 
 
-def _save_state(path: Path, model, optimizer, shuffle, tracker, epoch: int) -> None:
-    buffer = io.BytesIO()
-    torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
-                "tracker": tracker.state()}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+class _Precision:
+    """Mixed precision, or nothing: bfloat16 autocast on CPU (no loss scaling needed),
+    float16 autocast with a gradient scaler on CUDA."""
+
+    def __init__(self, enabled: bool, device: torch.device):
+        self.enabled, self.device_type = enabled, device.type
+        self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if enabled and device.type == "cuda" else None
+
+    def autocast(self):
+        if not self.enabled:
+            return nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
-def _resume(path: Path | None, model, optimizer, shuffle, tracker) -> int:
-    if path is None or not path.exists():
-        return 0
-    state = torch.load(path, weights_only=False)  # our own file, holds optimizer/RNG state
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    shuffle.set_state(state["shuffle_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    tracker.load(state["tracker"])
-    log.info("resuming %s at epoch %d", path, state["epoch"])
-    return int(state["epoch"])
+class _TrainingState:
+    """Everything a fit needs to resume bit for bit: weights, optimizer, schedule, loss
+    scaler, RNGs and the checkpoint tracker. Saved as tensors and plain values only and
+    loaded with ``weights_only=True``, so a run folder cannot carry code."""
+
+    def __init__(self, model, optimizer, scheduler, scaler, shuffle, tracker):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.scaler, self.shuffle, self.tracker = scaler, shuffle, tracker
+
+    def save(self, path: Path, epoch: int) -> None:
+        state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "shuffle_rng": self.shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+                 "tracker": self.tracker.state()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def resume(self, path: Path | None) -> int:
+        """Load the state at ``path`` if there is one; returns the epoch to start from."""
+        if path is None or not path.exists():
+            return 0
+        state = torch.load(path, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        self.shuffle.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.tracker.load(state["tracker"])
+        log.info("resuming %s at epoch %d", path, state["epoch"])
+        return int(state["epoch"])

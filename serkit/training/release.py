@@ -1,6 +1,6 @@
 """Releases: choose a model by speaker- and corpus-independent UA, train it on everything, ship it.
 
-``serkit run CONFIG`` on a config with a ``release:`` section (e.g. configs/default-model.yaml):
+``serkit release CONFIG`` on a config with a ``release:`` section (e.g. configs/default-model.yaml):
 
 1. every variant of the config runs under every protocol of ``release.protocols`` (for the
    default model: leave-one-speaker-out and leave-one-corpus-out), into
@@ -27,10 +27,13 @@ import torch
 
 from serkit.features.extract import Standardizer
 from serkit.fileio import atomic_write_text
+from serkit.errors import ConfigError
+from serkit.inference.bundle import save_bundle
 from serkit.models import make_model_for, n_parameters, resolved_params
+from serkit.rundir import FoldDir
 from serkit.splits import make_split
 from serkit.training.config import ExperimentConfig, ProtocolConfig, variant_configs
-from serkit.training.runner import load_dataset, run_experiment, run_fold
+from serkit.training.runner import load_dataset, run_fold, run_variants
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ CORPUS_NOTES = {
 def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progress: bool = True) -> dict:
     """Run steps 1–4 of the module docstring; returns the release record."""
     release = config.release
+    if release is None:
+        raise ConfigError(f"{config.experiment} has no release: section; run it with `serkit run`")
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
     plain = dataclasses.replace(config, release=None)
     scores = {}
@@ -63,13 +68,11 @@ def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progr
     extractor = dataset.extractor
     record = _record(config, scores, chosen, final_config, dataset, fold, model)
     card = model_card(record)
-    from serkit.inference.bundle import save_bundle
-
     save_bundle(release.bundle, name=release.name, model=model, extractor=extractor,
                 standardizer=scaler, labels=dataset.classes, training=record["training"],
                 metrics=record["metrics"], description=release.description, card=card,
                 model_name=final_config.model.name,
-                model_params=resolved_params(final_config.model.name, extractor, final_config.model.params))
+                model_params=resolved_params(final_config.model.name, extractor.spec, final_config.model.params))
     atomic_write_text(out / "release.json", json.dumps(record, indent=2, default=str))
     atomic_write_text(out / "release.md", card)
     log.info("released %s (%s) to %s", release.name, chosen, release.bundle)
@@ -78,10 +81,7 @@ def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progr
 
 def _variant_reports(config: ExperimentConfig, out: Path, data_root, progress: bool) -> dict[str, dict]:
     """Each variant's report under one protocol (a config without variants is one variant)."""
-    run_experiment(config, out_dir=out, data_root=data_root, progress=progress)
-    names = list(config.variants) or [config.experiment]
-    folders = {name: (out / name if config.variants else out) for name in names}
-    return {name: json.loads((folder / "report.json").read_text()) for name, folder in folders.items()}
+    return run_variants(config, out_dir=out, data_root=data_root, progress=progress)
 
 
 def _choose(scores: dict[str, dict[str, dict]], metric: str) -> str:
@@ -98,17 +98,18 @@ def _final_config(config: ExperimentConfig, chosen: str, val_fraction: float) ->
         protocol=ProtocolConfig(split="final", params={"val_fraction": val_fraction}))
 
 
-def _train_final(config: ExperimentConfig, fold_dir: Path, data_root, progress: bool):
+def _train_final(config: ExperimentConfig, folder: Path, data_root, progress: bool):
     dataset = load_dataset(config, data_root=data_root, progress=progress)
     seed = config.first_seed
     (fold,) = make_split(dataset.corpus.utterances, "final", seed=seed, **config.protocol.params)
-    if not (fold_dir / "model.pt").exists():
-        run_fold(config, dataset, fold, seed=seed, fold_index=0, fold_dir=fold_dir, progress=progress)
-    model = make_model_for(config.model.name, dataset.extractor, len(dataset.classes), **config.model.params)
-    model.load_state_dict(torch.load(fold_dir / "model.pt", weights_only=True, map_location="cpu"))
+    fold_dir = FoldDir(folder, seed, 0)
+    if not fold_dir.model_pt.exists():
+        run_fold(config, dataset, fold, fold_dir, progress=progress)
+    model = make_model_for(config.model.name, dataset.extractor.spec, len(dataset.classes), **config.model.params)
+    model.load_state_dict(torch.load(fold_dir.model_pt, weights_only=True, map_location="cpu"))
     model.eval()
-    scaler_path = fold_dir / "scaler.json"
-    scaler = Standardizer.from_state(json.loads(scaler_path.read_text())) if scaler_path.exists() else None
+    scaler = (Standardizer.from_state(json.loads(fold_dir.scaler.read_text()))
+              if fold_dir.scaler.exists() else None)
     return model, scaler, dataset, fold
 
 
@@ -128,7 +129,7 @@ def _record(config, scores, chosen, final_config, dataset, fold, model) -> dict:
         "candidates": table,
         "training": {
             "experiment": config.experiment,
-            "command": f"serkit run configs/{config.experiment}.yaml",
+            "command": f"serkit release configs/{config.experiment}.yaml",
             "corpora": {c: dict(sorted(Counter(u.emotion for u in utts if u.corpus == c).items()))
                         for c in final_config.data.corpora},
             "speakers": len({u.speaker for u in utts}),

@@ -1,23 +1,17 @@
 """The experiment runner: corpus → features → seeds × folds → predictions.csv → report.
 
-Layout of a run folder::
+The run folder's layout is :mod:`serkit.rundir`'s. A fold whose predictions.csv exists is
+finished and skipped, so an interrupted experiment resumes where it stopped; inside an
+unfinished fold, training resumes from its last saved state (training_state.pt).
 
-    runs/<experiment>/
-      config.yaml            the resolved config (a rerun with another config is refused)
-      protocol.json          what the report states about the protocol
-      seed=<s>/folds.json    the split plan of that seed
-      seed=<s>/fold=<k>/     config.yaml, model.pt (state_dict) or model.joblib,
-                             scaler.json, history.csv, predictions.csv (written last)
-      report.json, report.md, figures/
-
-A fold whose predictions.csv exists is finished and skipped, so an interrupted experiment
-resumes where it stopped; inside an unfinished fold, training resumes from its last saved
-state (training_state.pt).
+:func:`run_experiment` runs one experiment and returns its report; :func:`run_variants`
+runs each variant of a config side by side and returns their reports. Releases
+(:mod:`serkit.training.release`) and searches (:mod:`serkit.training.search`) are built
+on these two.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -40,10 +34,12 @@ from serkit.features import make_features
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.fileio import atomic_write_bytes, atomic_write_text
+from serkit.batching import FeatureSet
 from serkit.models import is_sklearn, make_loss, make_model, make_model_for
+from serkit.rundir import FoldDir, RunDir
 from serkit.splits import Fold, SplitPlan, make_split
 from serkit.training.config import ExperimentConfig, variant_configs
-from serkit.training.data import FeatureSet, class_weights
+from serkit.training.data import class_weights
 from serkit.training.fit import fit, predict_proba
 from serkit.training.seeding import seed_everything
 
@@ -51,6 +47,11 @@ log = logging.getLogger(__name__)
 
 #: Where the corpora are when neither --data-root nor the config says.
 DEFAULT_DATA_ROOTS = ("../shared/data",)
+
+
+#: Input kinds whose features are read from the cache when used rather than held in
+#: memory: a corpus of waveforms or images can be larger than RAM.
+LAZY_KINDS = ("waveform", "image")
 
 
 @dataclass
@@ -66,6 +67,10 @@ class Dataset:
     def __post_init__(self):
         self._position = {u.id: i for i, u in enumerate(self.corpus.utterances)}
 
+    @property
+    def kind(self) -> str:
+        return self.extractor.spec.kind
+
     def index_of(self, ids) -> np.ndarray:
         return np.array([self._position[i] for i in ids], dtype=np.int64)
 
@@ -77,33 +82,43 @@ def run_experiment(
     data_root: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Run every seed and fold of ``config`` (resuming finished ones) and build the report.
+    """Run every seed and fold of ``config`` (resuming finished ones); return its report.
 
-    A config with ``variants`` runs each variant into ``out/<variant>/`` and returns a
-    summary comparing them (also written as summary.json and summary.md).
+    Raises:
+        ConfigError: a config with variants (use :func:`run_variants`) or a release
+            section (use :func:`serkit.training.release.run_release`), or any bad input.
     """
     if config.release is not None:
-        from serkit.training.release import run_release
-
-        return run_release(config, out_dir=out_dir, data_root=data_root, progress=progress)
-    out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
-    _claim_run_dir(out, config)
+        raise ConfigError(f"{config.experiment} is a release config (it has a release: section); "
+                          "run it with `serkit release CONFIG` (serkit.training.release.run_release)")
     if config.variants:
-        return _run_variants(config, out, data_root=data_root, progress=progress)
+        raise ConfigError(f"{config.experiment} has variants ({', '.join(config.variants)}); run them "
+                          "with run_variants (`serkit run` does)")
+    run = RunDir(out_dir if out_dir is not None else Path("runs") / config.experiment)
+    _claim_run_dir(run, config)
     if config.training.num_threads:
         torch.set_num_threads(config.training.num_threads)
     dataset = load_dataset(config, data_root=data_root, progress=progress)
-    _write_protocol(out, config, dataset)
-    plans = {seed: _plan(out, config, dataset, seed) for seed in config.seed_list}
-    jobs = [(seed, k, fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
-    for seed, k, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
-        fold_dir = out / f"seed={seed}" / f"fold={k}"
-        if not (fold_dir / "predictions.csv").exists():
-            run_fold(config, dataset, fold, seed=seed, fold_index=k, fold_dir=fold_dir, progress=progress)
-    return build_report(out)
+    _write_protocol(run, config, dataset)
+    plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
+    jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+    for fold_dir, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
+        if not fold_dir.finished:
+            run_fold(config, dataset, fold, fold_dir, progress=progress)
+    return build_report(run.path)
 
 
-def _run_variants(config: ExperimentConfig, out: Path, *, data_root, progress: bool) -> dict:
+def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
+                 data_root: str | Path | None = None, progress: bool = True) -> dict[str, dict]:
+    """Run each variant of ``config`` into ``out/<variant>/``; return their reports by name.
+
+    Also writes summary.json and summary.md comparing them. A config without variants
+    runs as its single variant, named after the experiment, in ``out`` itself.
+    """
+    out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
+    if not config.variants:
+        return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress)}
+    _claim_run_dir(RunDir(out), config)
     reports = {
         name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
         for name, variant in variant_configs(config).items()
@@ -111,7 +126,7 @@ def _run_variants(config: ExperimentConfig, out: Path, *, data_root, progress: b
     summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "summary.md", _summary_markdown(summary))
-    return summary
+    return reports
 
 
 #: What a variant summary shows of each report.
@@ -153,9 +168,8 @@ def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = T
     if len(corpus) == 0:
         raise ConfigError(f"label scheme {config.data.label_scheme!r} keeps no utterance of {config.data.corpora}")
     extractor = make_features(config.features.name, **config.features.params)
-    _check_compatible(config, extractor)
-    features = extract_corpus([u.path for u in corpus.utterances], extractor,
-                              cache=FeatureCache(), progress=progress)
+    features = extract_corpus([u.path for u in corpus.utterances], extractor, cache=FeatureCache(),
+                              progress=progress, lazy=extractor.spec.kind in LAZY_KINDS)
     classes = sorted({u.emotion for u in corpus.utterances})
     targets = np.array([classes.index(u.emotion) for u in corpus.utterances], dtype=np.int64)
     return Dataset(corpus, features, classes, targets, extractor)
@@ -172,64 +186,63 @@ def resolve_data_root(root: str | Path | None) -> Path:
     )
 
 
-def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, *, seed: int, fold_index: int,
-             fold_dir: Path, progress: bool = True) -> None:
+def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, fold_dir: FoldDir, *,
+             progress: bool = True) -> None:
     """Train on one fold, choose the checkpoint on its validation side, predict its test side."""
+    seed = fold_dir.seed
     seed_everything(seed)
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(fold_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    fold_dir.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(fold_dir.config, yaml.safe_dump(config.to_dict(), sort_keys=False))
     train, val, test = (_side(dataset, ids) for ids in (fold.train, fold.val, fold.test))
     train = _augmented(config, dataset, fold.train, train, seed=seed, progress=progress)
     scaler = None
     if config.training.standardize:
         scaler = Standardizer().fit(train.features)
         train, val, test = (_scaled(scaler, s) for s in (train, val, test))
-        atomic_write_text(fold_dir / "scaler.json", json.dumps(scaler.state_dict()))
+        atomic_write_text(fold_dir.scaler, json.dumps(scaler.state_dict()))
     if is_sklearn(config.model.name):
         probabilities = _fit_sklearn(config, dataset, train, test, fold_dir)
     else:
-        probabilities = _fit_torch(config, dataset, train, val, test, seed=seed,
-                                   fold_dir=fold_dir, progress=progress)
-    rows = _prediction_rows(dataset, fold.test, probabilities, seed=seed, fold=fold_index)
-    write_predictions(fold_dir / "predictions.csv", rows, dataset.classes)
+        probabilities = _fit_torch(config, dataset, train, val, test, fold_dir=fold_dir, progress=progress)
+    rows = _prediction_rows(dataset, fold.test, probabilities, seed=seed, fold=fold_dir.fold)
+    write_predictions(fold_dir.predictions, rows, dataset.classes)
 
 
-def _fit_torch(config, dataset, train, val, test, *, seed, fold_dir, progress) -> np.ndarray:
+def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress) -> np.ndarray:
     settings = config.training
     if settings.select != "last" and len(val) == 0:
         raise ConfigError(
             f"protocol {config.protocol.split!r} gives no validation data, so no checkpoint can be "
             "chosen on it: set protocol.params.val_fraction > 0 or training.select: last"
         )
-    model = make_model_for(config.model.name, dataset.extractor, len(dataset.classes), **config.model.params)
+    model = make_model_for(config.model.name, dataset.extractor.spec, len(dataset.classes), **config.model.params)
     weights = torch.from_numpy(class_weights(train.targets, len(dataset.classes)))
     loss_fn = make_loss(settings.loss.name, class_weights=weights, **settings.loss.params)
-    state_path = fold_dir / "training_state.pt"
     result = fit(model, train, val if len(val) else None, loss_fn=loss_fn, settings=settings,
-                 seed=seed, state_path=state_path, progress=progress)
+                 seed=fold_dir.seed, state_path=fold_dir.training_state, progress=progress)
     model.load_state_dict(result.best_state)
     buffer = io.BytesIO()
     torch.save(result.best_state, buffer)
-    atomic_write_bytes(fold_dir / "model.pt", buffer.getvalue())
-    _write_history(fold_dir / "history.csv", result.history, result.best_epoch)
+    atomic_write_bytes(fold_dir.model_pt, buffer.getvalue())
+    fold_dir.write_history(result.history, result.best_epoch)
     probabilities = (predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
                      if len(test) else np.zeros((0, len(dataset.classes))))
-    state_path.unlink(missing_ok=True)
+    fold_dir.training_state.unlink(missing_ok=True)
     return probabilities
 
 
-def _fit_sklearn(config, dataset, train, test, fold_dir) -> np.ndarray:
+def _fit_sklearn(config, dataset, train, test, fold_dir: FoldDir) -> np.ndarray:
     import joblib
 
     if train.is_sequence:
         raise ConfigError(f"model {config.model.name!r} needs one feature vector per utterance; "
                           "use features with pooling: mean")
-    model = make_model(config.model.name, n_features=_feature_dim(dataset),
+    model = make_model(config.model.name, n_features=dataset.extractor.spec.dim,
                        n_classes=len(dataset.classes), **config.model.params)
     model.fit(train.features, train.targets)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
-    atomic_write_bytes(fold_dir / "model.joblib", buffer.getvalue())
+    atomic_write_bytes(fold_dir.model_joblib, buffer.getvalue())
     # predict_proba covers the classes seen in training; place them in the full class order.
     probabilities = np.zeros((len(test), len(dataset.classes)))
     probabilities[:, model.classes_] = model.predict_proba(test.features)
@@ -245,49 +258,30 @@ def _augmented(config: ExperimentConfig, dataset: Dataset, ids, train: FeatureSe
     paths = [dataset.corpus.utterances[i].path for i in dataset.index_of(ids)]
     features, targets = [train.features], [train.targets]
     for extractor in augmented_extractors(dataset.extractor, augmentations, seed=seed):
-        copies = extract_corpus(paths, extractor, cache=FeatureCache(), progress=progress)
+        copies = extract_corpus(paths, extractor, cache=FeatureCache(), progress=progress,
+                                lazy=dataset.kind in LAZY_KINDS)
         features.append(np.stack(copies) if not train.is_sequence else copies)
         targets.append(train.targets)
     if train.is_sequence:
-        return FeatureSet([x for part in features for x in part], np.concatenate(targets))
-    return FeatureSet(np.concatenate(features), np.concatenate(targets))
+        return FeatureSet([x for part in features for x in part], np.concatenate(targets), train.kind)
+    return FeatureSet(np.concatenate(features), np.concatenate(targets), train.kind)
 
 
 def _side(dataset: Dataset, ids) -> FeatureSet:
     index = dataset.index_of(ids)
-    first = dataset.features[0] if dataset.features else None
-    if first is not None and first.ndim == 1:
-        features = np.stack([dataset.features[i] for i in index]) if len(index) else np.zeros((0, first.size), np.float32)
-    else:
-        features = [dataset.features[i] for i in index]
-    return FeatureSet(features, dataset.targets[index])
+    if dataset.kind != "vector":
+        return FeatureSet([dataset.features[i] for i in index], dataset.targets[index], dataset.kind)
+    features = (np.stack([dataset.features[i] for i in index]) if len(index)
+                else np.zeros((0, dataset.extractor.spec.dim), np.float32))
+    return FeatureSet(features, dataset.targets[index], dataset.kind)
 
 
 def _scaled(scaler, side: FeatureSet) -> FeatureSet:
     if len(side) == 0:
         return side
     if side.is_sequence:
-        return FeatureSet([scaler.transform(x).astype(np.float32) for x in side.features], side.targets)
-    return FeatureSet(scaler.transform(side.features).astype(np.float32), side.targets)
-
-
-def _feature_dim(dataset: Dataset) -> int:
-    return int(dataset.features[0].shape[-1])
-
-
-def _check_compatible(config: ExperimentConfig, extractor) -> None:
-    if is_sklearn(config.model.name):
-        expects = "vector"
-    else:
-        from serkit.models import model_input_kind
-
-        expects = model_input_kind(config.model.name, config.model.params)
-    if expects != extractor.output:
-        raise ConfigError(
-            f"model {config.model.name!r} expects {expects} input, but features "
-            f"{config.features.name!r} give {extractor.output}s; change features.params "
-            "(e.g. pooling) or the model's input_kind"
-        )
+        return FeatureSet([scaler.transform(x).astype(np.float32) for x in side.features], side.targets, side.kind)
+    return FeatureSet(scaler.transform(side.features).astype(np.float32), side.targets, side.kind)
 
 
 def _prediction_rows(dataset: Dataset, test_ids, probabilities, *, seed: int, fold: int) -> list[dict]:
@@ -304,18 +298,9 @@ def _prediction_rows(dataset: Dataset, test_ids, probabilities, *, seed: int, fo
     return rows
 
 
-def _write_history(path: Path, history: list[dict], best_epoch: int) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "selected"])
-    writer.writeheader()
-    for row in history:
-        writer.writerow({**row, "selected": int(row["epoch"] == best_epoch)})
-    atomic_write_text(path, out.getvalue())
-
-
-def _plan(out: Path, config: ExperimentConfig, dataset: Dataset, seed: int) -> SplitPlan:
+def _plan(run: RunDir, config: ExperimentConfig, dataset: Dataset, seed: int) -> SplitPlan:
     """The split plan of one seed: loaded if saved (so a resumed run keeps its folds)."""
-    path = out / f"seed={seed}" / "folds.json"
+    path = run.folds_plan(seed)
     if path.exists():
         return SplitPlan.load(path)
     split_seed = seed if config.protocol.split_seed is None else config.protocol.split_seed
@@ -324,30 +309,25 @@ def _plan(out: Path, config: ExperimentConfig, dataset: Dataset, seed: int) -> S
     return plan
 
 
-def _claim_run_dir(out: Path, config: ExperimentConfig) -> None:
-    """Create ``out`` with the resolved config, or check an existing run used the same one."""
-    resolved = yaml.safe_dump(_comparable(config), sort_keys=True)
-    saved = out / "config.yaml"
-    if saved.exists():
-        previous = yaml.safe_load(saved.read_text())
-        if yaml.safe_dump(_comparable_dict(previous), sort_keys=True) != resolved:
+def _claim_run_dir(run: RunDir, config: ExperimentConfig) -> None:
+    """Create the run folder with the resolved config, or check an existing run used the same one."""
+    resolved = yaml.safe_dump(_comparable(config.to_dict()), sort_keys=True)
+    if run.config.exists():
+        previous = yaml.safe_load(run.config.read_text())
+        if yaml.safe_dump(_comparable(previous), sort_keys=True) != resolved:
             raise ConfigError(
-                f"{out} holds a run of a different config; pass --out to start a new run "
+                f"{run.path} holds a run of a different config; pass --out to start a new run "
                 "folder, or delete the old one"
             )
-    atomic_write_text(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write_text(run.config, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
-def _comparable(config: ExperimentConfig) -> dict:
-    return _comparable_dict(config.to_dict())
-
-
-def _comparable_dict(raw: dict) -> dict:
+def _comparable(raw: dict) -> dict:
     # More seeds extend a run; everything else must match for results to be comparable.
     return {k: v for k, v in raw.items() if k not in ("seeds",)}
 
 
-def _write_protocol(out: Path, config: ExperimentConfig, dataset: Dataset) -> None:
+def _write_protocol(run: RunDir, config: ExperimentConfig, dataset: Dataset) -> None:
     protocol = {
         "name": config.experiment,
         "split": config.protocol.split,
@@ -362,4 +342,4 @@ def _write_protocol(out: Path, config: ExperimentConfig, dataset: Dataset) -> No
         "model": {"name": config.model.name, "params": config.model.params},
         "checkpoint_selection": config.training.select,
     }
-    atomic_write_text(out / "protocol.json", json.dumps(protocol, indent=2, default=str))
+    atomic_write_text(run.protocol, json.dumps(protocol, indent=2, default=str))

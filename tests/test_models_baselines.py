@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from serkit.errors import ConfigError
-from serkit.models.layers import interval_pool
 from serkit.models import (
     MODELS,
     SKLEARN_MODELS,
@@ -18,6 +17,8 @@ from serkit.models import (
     model_params,
     n_parameters,
 )
+from serkit.models.baselines import SequenceClassifier, validate_params
+from serkit.models.layers import interval_pool
 
 N_FEATURES, N_CLASSES = 107, 5
 # Models of one utterance-level vector or of frame sequences (the CNN–Transformer, which
@@ -165,6 +166,23 @@ def test_n_intervals_reads_the_interval_means_of_the_real_frames(name):
         more = net(torch.cat([x, torch.full((4, 12, N_FEATURES), -4.0)], 1), lengths)
     torch.testing.assert_close(out, direct, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(more, out, rtol=1e-5, atol=1e-5)
+
+
+def test_sequence_peers_share_the_base():
+    assert all(isinstance(build(name), SequenceClassifier) for name in SEQUENCE_PEERS)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"input_kind": "frames", "size": 0}, "model 'm': size must be > 0, not 0"),
+    ({"input_kind": "frames", "dropout": 1.0}, r"model 'm': dropout must be in \[0, 1\), not 1.0"),
+    ({"input_kind": "vector", "n_intervals": 8}, "n_intervals applies to input_kind='frames' only, not "
+                                                 "input_kind='vector' \\(n_intervals=8\\)"),
+    ({"input_kind": "frames", "allowed_kinds": ("vector",)}, "model 'm' takes input_kind 'vector', not 'frames'"),
+])
+def test_validate_params_names_model_parameter_value_and_range(params, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_params("m", **params)
+    validate_params("m", input_kind="frames", dropout=0.0, n_intervals=8, size=1)
 
 
 @pytest.mark.parametrize("name", SEQUENCE_PEERS)

@@ -1,0 +1,30 @@
+"""The baselines SpeechNet is compared with: the peers of the SpeechNet paper's Table 4.
+
+Zhang et al. (2025, Fig. 6 and Table 4) name the peers (LSTM, GRU, CNN, Transformer,
+Autoencoder, TCN, SVM) but not their configurations; these are small, standard versions
+run on the same features as SpeechNet. One file per model; the sequence models share
+:class:`~serkit.models.baselines.base.SequenceClassifier` (input kinds, interval pooling,
+padding masks, parameter checks), described in :mod:`serkit.models.baselines.base`.
+"""
+
+from serkit.models.baselines.autoencoder import AutoencoderClassifier
+from serkit.models.baselines.base import RecurrentClassifier, SequenceClassifier, validate_params
+from serkit.models.baselines.cnn import CNNClassifier
+from serkit.models.baselines.gru import GRUClassifier
+from serkit.models.baselines.lstm import LSTMClassifier
+from serkit.models.baselines.svm import make_svm
+from serkit.models.baselines.tcn import TCNClassifier
+from serkit.models.baselines.transformer import TransformerClassifier
+
+__all__ = [
+    "AutoencoderClassifier",
+    "CNNClassifier",
+    "GRUClassifier",
+    "LSTMClassifier",
+    "RecurrentClassifier",
+    "SequenceClassifier",
+    "TCNClassifier",
+    "TransformerClassifier",
+    "make_svm",
+    "validate_params",
+]

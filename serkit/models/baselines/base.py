@@ -1,0 +1,185 @@
+"""What the baselines share: input kinds, interval pooling, masking and parameter checks.
+
+Input kinds:
+
+* ``"vector"``: ``(batch, n_features)``. The sequence models (LSTM, GRU, CNN, TCN,
+  Transformer) read the vector as a one-channel sequence of ``n_features`` steps (the usual
+  recipe for utterance-level features); the autoencoder reads it as a vector.
+* ``"frames"``: ``(batch, frames, n_features)`` with ``lengths``. Padding is masked:
+  recurrent models use packed sequences, convolutions see zeros there and pool real frames
+  only, the transformer masks padded keys, the autoencoder averages real frames.
+
+  With ``n_intervals`` set, the sequence models first average each utterance's real frames
+  into that many equal time intervals, as SpeechNet does before its LSTM, so that a peer
+  reads the same 64 steps SpeechNet's recall module reads. It is also much cheaper: an
+  LSTM peer over EmoDB's raw frames (up to 560) took 55 s an epoch on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from serkit.errors import ConfigError
+from serkit.models.layers import (
+    INPUT_KINDS,
+    check_dropout,
+    check_input_kind,
+    check_positive,
+    frame_lengths,
+    interval_pool,
+    sequence_mask,
+)
+
+#: The layout each input kind expects, for shape errors.
+_LAYOUTS = {"vector": "(batch, features)", "frames": "(batch, frames, features)"}
+
+
+def validate_params(model: str, *, input_kind: str, allowed_kinds: tuple[str, ...] = INPUT_KINDS,
+                    dropout: float | None = None, n_intervals: int | None = None,
+                    **positive: int | float) -> None:
+    """Check a baseline's constructor arguments; the first one out of range raises.
+
+    Each message names the model, the parameter, its value and the valid range, e.g.
+    ``model 'tcn': levels must be > 0, not 0``.
+
+    Args:
+        model: the registry name, for the messages.
+        input_kind: one of ``allowed_kinds``.
+        allowed_kinds: the input kinds the model takes.
+        dropout: in [0, 1); None when the model has no dropout.
+        n_intervals: None (every frame) or a positive count, with ``input_kind="frames"`` only.
+        positive: sizes that must be > 0, by name (``n_features=107, hidden_size=128``).
+
+    Raises:
+        ConfigError: an argument out of range.
+    """
+    check_input_kind(input_kind, model=model, allowed=allowed_kinds)
+    check_positive(model, **positive)
+    if dropout is not None:
+        check_dropout(model, dropout)
+    if n_intervals is not None:
+        check_positive(model, n_intervals=n_intervals)
+        if input_kind != "frames":
+            raise ConfigError(f"model {model!r}: n_intervals applies to input_kind='frames' only, "
+                              f"not input_kind={input_kind!r} (n_intervals={n_intervals!r})")
+
+
+def check_input_shape(model: nn.Module, x: torch.Tensor) -> None:
+    """Check that ``x`` has the layout of ``model.input_kind``.
+
+    Raises:
+        ValueError: ``x`` is not ``(batch, features)`` for "vector" input or
+            ``(batch, frames, features)`` for "frames" input.
+    """
+    if x.dim() != (2 if model.input_kind == "vector" else 3):
+        raise ValueError(f"{type(model).__name__} with input_kind={model.input_kind!r} expects "
+                         f"{_LAYOUTS[model.input_kind]}, not shape {tuple(x.shape)}")
+
+
+class SequenceClassifier(nn.Module):
+    """Base of the sequence peers: a vector or padded frames read as a sequence of steps.
+
+    A subclass sets :attr:`name`, passes its sizes to ``super().__init__`` (checked by
+    :func:`validate_params`), builds its layers on :attr:`step_width` input channels, then
+    calls :meth:`add_head` last; its forward starts with :meth:`as_sequence` and ends with
+    :meth:`classify`.
+
+    Args:
+        n_features, n_classes: input width and classes.
+        input_kind: "vector" or "frames".
+        dropout: before the classifier.
+        n_intervals: with frame input, average the real frames into this many equal time
+            intervals first (SpeechNet's 64); None reads every frame.
+        sizes: the subclass's sizes that must be > 0 (checked, not stored).
+
+    Raises:
+        ConfigError: a parameter out of range.
+    """
+
+    #: The registry name, for error messages.
+    name = "sequence"
+
+    def __init__(self, n_features: int, n_classes: int, *, input_kind: str, dropout: float,
+                 n_intervals: int | None, **sizes: int):
+        super().__init__()
+        validate_params(self.name, input_kind=input_kind, dropout=dropout, n_intervals=n_intervals,
+                        n_features=n_features, n_classes=n_classes, **sizes)
+        self.n_features, self.n_classes, self.input_kind = n_features, n_classes, input_kind
+        self.n_intervals, self.dropout = n_intervals, dropout
+
+    @property
+    def step_width(self) -> int:
+        """Channels of one step: 1 for a vector read as a sequence, ``n_features`` for frames."""
+        return 1 if self.input_kind == "vector" else self.n_features
+
+    def add_head(self, width: int) -> None:
+        """Add dropout and the linear classifier on ``width`` pooled features (after the body's layers)."""
+        self.drop = nn.Dropout(self.dropout)
+        self.head = nn.Linear(width, self.n_classes)
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, classes)`` of pooled features ``(batch, width)``."""
+        return self.head(self.drop(pooled))
+
+    def as_sequence(self, x: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The steps ``(batch, steps, step_width)`` and their CPU lengths ``(batch,)``, for either input kind.
+
+        Args:
+            x: ``(batch, n_features)`` or padded ``(batch, frames, n_features)``.
+            lengths: real frames per utterance ``(batch,)``; None when nothing is padded.
+
+        Raises:
+            ValueError: ``x`` of the wrong layout, or bad ``lengths``.
+        """
+        check_input_shape(self, x)
+        if self.input_kind == "vector":
+            return x.unsqueeze(-1), torch.full((x.shape[0],), x.shape[1], dtype=torch.long)
+        lengths = frame_lengths(x, lengths)
+        if self.n_intervals is None:
+            return x, lengths
+        return interval_pool(x, lengths, self.n_intervals), torch.full_like(lengths, self.n_intervals)
+
+    @staticmethod
+    def padding_mask(seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(batch, steps)`` bool mask of ``seq`` ``(batch, steps, C)``: True on real steps."""
+        return sequence_mask(lengths, seq.shape[1], device=seq.device)
+
+
+class RecurrentClassifier(SequenceClassifier):
+    """A recurrent layer over the sequence; the last layer's final hidden state feeds a linear layer.
+
+    Subclasses set :attr:`rnn_class` (``nn.LSTM``, ``nn.GRU``) and :attr:`name`.
+
+    Args:
+        n_features, n_classes: input width and classes.
+        input_kind: "vector" or "frames".
+        hidden_size, num_layers, bidirectional: of the recurrent layer.
+        dropout: before the classifier (and between layers).
+        n_intervals: with frame input, average the real frames into this many equal time
+            intervals first (SpeechNet's 64); None reads every frame.
+    """
+
+    rnn_class: type[nn.RNNBase] = nn.LSTM
+    name = "rnn"
+
+    def __init__(self, n_features: int, n_classes: int, *, input_kind: str = "vector", hidden_size: int = 128,
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.5,
+                 n_intervals: int | None = None):
+        super().__init__(n_features, n_classes, input_kind=input_kind, dropout=dropout, n_intervals=n_intervals,
+                         hidden_size=hidden_size, num_layers=num_layers)
+        self.hidden_size, self.num_layers, self.bidirectional = hidden_size, num_layers, bidirectional
+        self.rnn = self.rnn_class(self.step_width, hidden_size, num_layers=num_layers, batch_first=True,
+                                  bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.add_head(hidden_size * (2 if bidirectional else 1))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch, classes)`` of ``(batch, n_features)`` or padded ``(batch, frames, n_features)``."""
+        seq, lengths = self.as_sequence(x, lengths)
+        packed = pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.rnn(packed)
+        h = h[0] if isinstance(h, tuple) else h  # LSTM: (h_n, c_n)
+        directions = 2 if self.bidirectional else 1
+        last = h.view(self.num_layers, directions, h.shape[1], self.hidden_size)[-1]  # (dirs, B, H)
+        return self.classify(last.transpose(0, 1).reshape(h.shape[1], -1))
