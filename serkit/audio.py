@@ -24,6 +24,19 @@ SILENCE_PEAK = 10 ** (-90 / 20)
 
 AudioSource = str | Path | bytes | np.ndarray
 
+#: Extensions that folder discovery takes, by the soundfile (libsndfile) format that reads them.
+_EXTENSIONS_BY_FORMAT = {
+    "WAV": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"), "MP3": (".mp3",),
+    "AIFF": (".aif", ".aiff"), "AU": (".au",), "CAF": (".caf",), "W64": (".w64",),
+    "RF64": (".rf64",),
+}
+#: The extensions (lower case, with the dot) that :func:`find_audio` takes: those of the
+#: formats this libsndfile build reads (wav, flac, ogg everywhere; mp3 from libsndfile 1.1;
+#: m4a/aac never).
+AUDIO_EXTENSIONS: tuple[str, ...] = tuple(
+    ext for fmt, exts in _EXTENSIONS_BY_FORMAT.items() if fmt in sf.available_formats() for ext in exts
+)
+
 
 @dataclass(frozen=True)
 class AudioLimits:
@@ -72,6 +85,21 @@ def load_audio(
     if rate != sample_rate:
         signal = soxr.resample(signal, rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(signal, dtype=np.float32)
+
+
+def find_audio(folder: str | Path) -> list[Path]:
+    """The audio files under ``folder``, searched recursively and sorted by path.
+
+    A file is audio by its extension (:data:`AUDIO_EXTENSIONS`, any case). Hidden files
+    and folders are skipped: they are editor or OS clutter (``.git``; macOS's ``._x.wav``
+    resource forks look like audio by name but are not).
+    """
+    folder = Path(folder)
+    return sorted(
+        path for path in folder.rglob("*")
+        if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
 
 
 def audio_duration_s(path: str | Path) -> float:

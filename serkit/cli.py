@@ -146,9 +146,9 @@ def _report(args) -> int:
 
 
 def _variant_dirs(run_dir: Path) -> list[Path]:
-    if not run_dir.is_dir() or any(run_dir.glob("seed=*")):
-        return []
-    return sorted(d for d in run_dir.iterdir() if d.is_dir() and (d / "protocol.json").exists())
+    from serkit.rundir import RunDir
+
+    return [variant.path for variant in RunDir(run_dir).variants()]
 
 
 def _metrics_line(report: dict) -> str:

@@ -1,9 +1,20 @@
-"""Worker processes for parallel work (feature extraction, batch prediction)."""
+"""Worker processes for parallel work (feature extraction, batch prediction).
+
+Both pools are made by :func:`process_pool`; each worker's initializer calls
+:func:`one_thread_per_worker` first.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+#: Environment variables that set the thread count of OpenMP, BLAS and numba.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
@@ -18,3 +29,35 @@ def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseConte
         context.set_forkserver_preload(list(preload))
         return context
     return multiprocessing.get_context("spawn")
+
+
+def process_pool(workers: int, preload: Sequence[str], initializer: Callable[..., Any],
+                 initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes from :func:`process_context`, each started by
+    ``initializer(*initargs)`` (a module-level function, which should call
+    :func:`one_thread_per_worker`)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=process_context(preload),
+                               initializer=initializer, initargs=initargs)
+
+
+def one_thread_per_worker() -> None:
+    """Limit this worker process to one OpenMP/BLAS/numba thread.
+
+    The pool already keeps every core busy; threads competing for the same cores only slow
+    each other down. Call it before importing torch, so that OpenMP reads the setting.
+    """
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return
+    threadpool_limits(1)
+
+
+def usable_cores() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1

@@ -55,7 +55,7 @@ def test_augmented_features_get_their_own_cache_key():
     wrapped = AugmentedFeatures(logmel, WhiteNoise(), copy=1, seed=3)
     assert wrapped.params["augment"] == {"name": "white_noise", "copies": 2, "snr_db": [15.0, 30.0],
                                          "copy": 1, "seed": 3}
-    assert wrapped.name == logmel.name and wrapped.dim == logmel.dim and wrapped.output == "frames"
+    assert wrapped.name == logmel.name and wrapped.dim == logmel.dim and wrapped.spec == logmel.spec
 
 
 def test_bad_augmentation_configs_are_config_errors():

@@ -51,7 +51,7 @@ def test_folder_unknown_label_names_are_listed(tmp_path):
 
 
 def test_folder_loose_files_and_empty(tmp_path):
-    with pytest.raises(CorpusError, match="no .wav or .flac"):
+    with pytest.raises(CorpusError, match=r"no audio files \(wav, flac, ogg"):
         load_corpus("folder", tmp_path)
     tone(tmp_path / "x.wav")
     with pytest.raises(CorpusError, match="directly in"):

@@ -16,6 +16,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 import serkit.inference
+from serkit.audio import AUDIO_EXTENSIONS
 from serkit.cli import main
 from serkit.commands import demo as demo_command
 from serkit.demo import APP_PATH, MODEL_ENV, SAMPLES_ENV, DemoSettings, find_samples
@@ -91,7 +92,7 @@ def test_page_shows_the_workflow_samples_uploader_and_model(page, tiny_bundle):
     assert len(page.image) == 1
     options = page.selectbox(key="sample").options
     assert options == ["corrupt.wav", "short.wav", "silent.wav", "talks/long.flac"]
-    assert page.file_uploader(key="upload").allowed_type == [".wav", ".flac", ".ogg"]
+    assert page.file_uploader(key="upload").allowed_type == list(AUDIO_EXTENSIONS)  # what find_audio takes
     assert [b.label for b in page.button] == ["Detect"]
     sidebar = " ".join(m.value for m in page.sidebar.markdown)
     assert all(label in sidebar for label in LABELS)

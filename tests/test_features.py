@@ -51,10 +51,13 @@ def test_extractor_contract(name, params):
     assert make_features(name, **extractor.params).params == extractor.params
     out = extractor(tone(220.0))
     assert out.dtype == np.float32
-    if extractor.output == "vector":
+    spec = extractor.spec
+    assert spec.dim == extractor.dim
+    if spec.kind == "vector":
         assert out.shape == (extractor.dim,)
     else:
         assert out.ndim == 2 and out.shape[1] == extractor.dim
+        assert spec.length in (None, out.shape[0])  # a fixed length is the real one
 
 
 def test_meanstd_pooling_is_the_mean_and_std_of_the_frames():
@@ -121,7 +124,7 @@ def test_frames_share_one_grid_and_the_vector_is_their_mean():
     vector_fx = make_features("fusion107", pooling="mean")
     x = tone(300.0, seconds=1.0)
     frames = frames_fx(x)
-    assert frames_fx.output == "frames" and vector_fx.output == "vector"
+    assert frames_fx.spec.kind == "frames" and vector_fx.spec.kind == "vector"
     assert frames.shape == (1 + x.size // 256, 107)
     np.testing.assert_allclose(vector_fx(x), frames.mean(axis=0), rtol=1e-5, atol=1e-5)
 

@@ -17,7 +17,7 @@ def noise(seconds: float, seed: int = 0) -> np.ndarray:
 
 def test_shape_follows_the_frame_arithmetic():
     logmel = make_features("logmel")
-    assert logmel.output == "frames" and logmel.dim == 128 and logmel.n_frames == 1 + 48_000 // 256
+    assert logmel.spec.kind == "frames" and logmel.spec.length == logmel.n_frames and logmel.dim == 128 and logmel.n_frames == 1 + 48_000 // 256
     assert logmel(noise(4.0)).shape == (188, 128)
     assert len(logmel.feature_names) == 128 == len(set(logmel.feature_names))
 

@@ -154,7 +154,7 @@ def test_it_learns_a_small_problem():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"n_frame": 188}, "no parameter 'n_frame'; valid parameters: attention_dim, bn_recalibration_batches, channels"),
+    ({"n_frame": 188}, r"no parameter 'n_frame' \(did you mean 'n_frames'\?\); valid parameters: attention_dim, bn_recalibration_batches, channels"),
     ({}, "needs n_frames"),
     ({"n_frames": 8}, "n_features and n_frames must be >= 16"),
     ({"n_frames": 188, "channels": ()}, "channels must be positive"),

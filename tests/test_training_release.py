@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from serkit.errors import ConfigError
+
 from serkit.training.config import config_from_dict
+from serkit.training.release import run_release
 from serkit.training.runner import run_experiment
 from tests.conftest import FAKE_EMOTIONS, write_fake_corpus, write_tone
 
@@ -47,7 +50,7 @@ def test_release_chooses_on_mean_ua_trains_on_all_and_writes_a_loadable_bundle(f
     from serkit.inference import load_model
 
     bundle, out = tmp_path / "bundle", tmp_path / "runs"
-    record = run_experiment(release_config(bundle), out_dir=out, data_root=fake_root, progress=False)
+    record = run_release(release_config(bundle), out_dir=out, data_root=fake_root, progress=False)
 
     ua = {v: sum(json.loads((out / split / v / "report.json").read_text())["metrics"]["uar"]["mean"]
                  for split in ("kfold", "holdout")) / 2 for v in ("small", "smaller")}
@@ -64,9 +67,11 @@ def test_release_chooses_on_mean_ua_trains_on_all_and_writes_a_loadable_bundle(f
     # A rerun resumes: nothing is trained again.
     final_model = out / "final" / "model.pt"
     before = final_model.stat().st_mtime_ns
-    again = run_experiment(release_config(bundle), out_dir=out, data_root=fake_root, progress=False)
+    again = run_release(release_config(bundle), out_dir=out, data_root=fake_root, progress=False)
     assert again["chosen_variant"] == record["chosen_variant"]
     assert final_model.stat().st_mtime_ns == before
+    with pytest.raises(ConfigError, match="serkit release"):
+        run_experiment(release_config(bundle), out_dir=out, data_root=fake_root, progress=False)
 
 
 def test_a_release_needs_protocols():

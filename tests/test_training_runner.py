@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from serkit.cli import main
 from serkit.errors import ConfigError
 from serkit.training.config import config_from_dict
-from serkit.training.runner import run_experiment
+from serkit.training.runner import run_experiment, run_variants
 from tests.conftest import FAKE_EMOTIONS, corpus_root, write_fake_corpus
 
 EMOTIONS = FAKE_EMOTIONS
@@ -92,23 +93,23 @@ def test_interrupted_run_resumes_to_the_same_result(fake_root, tmp_path, monkeyp
 
     # Interrupt the second fold after its first saved state (epoch 2 of 4).
     out = tmp_path / "resumed"
-    real_save = fit_module._save_state
+    real_save = fit_module._TrainingState.save
     calls = {"n": 0}
 
-    def crash_after_save(path, *args, **kwargs):
-        real_save(path, *args, **kwargs)
+    def crash_after_save(self, path, *args, **kwargs):
+        real_save(self, path, *args, **kwargs)
         if "fold=1" in str(path):
             calls["n"] += 1
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit_module, "_save_state", crash_after_save)
+    monkeypatch.setattr(fit_module._TrainingState, "save", crash_after_save)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config(seeds=1), out_dir=out, data_root=fake_root, progress=False)
     assert (out / "seed=0" / "fold=0" / "predictions.csv").exists()
     assert (out / "seed=0" / "fold=1" / "training_state.pt").exists()
     assert not (out / "seed=0" / "fold=1" / "predictions.csv").exists()
 
-    monkeypatch.setattr(fit_module, "_save_state", real_save)
+    monkeypatch.setattr(fit_module._TrainingState, "save", real_save)
     run_experiment(config(seeds=1), out_dir=out, data_root=fake_root, progress=False)
     for fold in (0, 1):
         rel = Path("seed=0") / f"fold={fold}" / "predictions.csv"
@@ -142,7 +143,9 @@ def test_cli_run_reports_bad_input_in_one_line(fake_root, tmp_path, capsys):
     code = main(["run", str(path), "--data-root", str(fake_root), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("serkit: error: unknown model 'speechnet2'") and err.count("\n") == 1
+    assert err.startswith(f"serkit: error: {path}: unknown model 'speechnet2'. Did you mean 'speechnet'?")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "run").exists()  # refused when the config is read, before any work
 
 
 @pytest.mark.slow
@@ -174,8 +177,11 @@ def test_variants_run_side_by_side_and_are_reported_separately(fake_root, tmp_pa
     both = config(seeds=1, training={"epochs": 2, "batch_size": 8},
                   variants={"speechnet": {}, "svm": {"model.name": "svm"}})
     both = config_from_dict({**both.to_dict(), "protocol": {"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}}})
-    summary = run_experiment(both, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
-    assert list(summary["variants"]) == ["speechnet", "svm"]
+    reports = run_variants(both, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    assert list(reports) == ["speechnet", "svm"]
+    assert list(json.loads((tmp_path / "run" / "summary.json").read_text())["variants"]) == ["speechnet", "svm"]
+    with pytest.raises(ConfigError, match="has variants"):
+        run_experiment(both, out_dir=tmp_path / "other", data_root=fake_root, progress=False)
     assert (tmp_path / "run" / "summary.md").exists()
     assert main(["report", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out

@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
         description="Start the Streamlit web demo and print its address; Ctrl+C stops it.",
     )
     demo.add_argument("--samples", type=Path, default=None, metavar="FOLDER",
-                      help="folder of sample clips, searched recursively for wav/flac/ogg files, "
+                      help="folder of sample clips, searched recursively for audio files (wav, flac, ogg, ...), "
                            "e.g. a corpus folder (default: serkit's example clips)")
     demo.add_argument("--model", default="default", metavar="NAME|PATH",
                       help="a bundled model's name or a bundle folder (default: %(default)s)")

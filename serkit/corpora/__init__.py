@@ -27,7 +27,6 @@ from serkit.corpora import (  # noqa: F401  (imported so that each registers its
 )
 from serkit.corpora.base import LOADERS, Corpus, PublishedCounts, Utterance, merge_corpora
 from serkit.corpora.check import check_corpus, format_check, with_durations
-from serkit.errors import ConfigError
 
 __all__ = [
     "CORPORA",

@@ -7,12 +7,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from serkit.audio import AUDIO_EXTENSIONS, find_audio  # noqa: F401  (the loaders' discovery)
 from serkit.errors import CorpusError
 from serkit.labels import LabelScheme, get_scheme
 from serkit.registry import Registry
-
-#: Audio file extensions the loaders pick up (real users have .wav; ../shared/data has .flac).
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac")
 
 
 @dataclass(frozen=True)
@@ -115,15 +113,6 @@ def merge_corpora(corpora: Iterable[Corpus], *, name: str | None = None) -> Corp
     return Corpus(name or "+".join(c.name for c in corpora), root, utterances, None)
 
 
-def find_audio(root: Path) -> list[Path]:
-    """Every .wav/.flac file under ``root`` (recursive, sorted), hidden files skipped."""
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not p.name.startswith(".")
-    )
-
-
 def require_dir(root: str | Path, corpus: str) -> Path:
     """The corpus root as a Path, or a CorpusError saying it is missing."""
     root = Path(root).expanduser()
@@ -138,7 +127,8 @@ def require_dir(root: str | Path, corpus: str) -> Path:
 def require_audio(files: list[Path], root: Path, corpus: str) -> list[Path]:
     if not files:
         raise CorpusError(
-            f"no .wav or .flac files under {str(root)!r}; is this the {corpus} folder?"
+            f"no audio files ({', '.join(e.lstrip('.') for e in AUDIO_EXTENSIONS)}) under "
+            f"{str(root)!r}; is this the {corpus} folder?"
         )
     return files
 

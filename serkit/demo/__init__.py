@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from serkit.audio import AUDIO_EXTENSIONS, find_audio
 from serkit.errors import ConfigError
 
 APP_PATH = Path(__file__).with_name("app.py")
@@ -29,8 +30,6 @@ DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_MODEL = "default"
 SAMPLES_ENV = "SERKIT_DEMO_SAMPLES"
 MODEL_ENV = "SERKIT_DEMO_MODEL"
-#: What the sample list and the upload box accept (what libsndfile reads everywhere).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Clips longer than this also get a timeline: one label for a long recording hides its changes.
 TIMELINE_MIN_S = 6.0
 
@@ -53,10 +52,8 @@ class DemoSettings:
 
 
 def find_samples(folder: str | Path) -> list[Path]:
-    """The audio files under ``folder`` (recursively), sorted by their path inside it.
-
-    Hidden files and folders are skipped: they are editor or OS clutter (macOS's ``._x.wav``
-    resource forks look like audio by name but are not).
+    """The audio files under ``folder`` (see :func:`serkit.audio.find_audio`: recursive,
+    sorted by path, hidden files and folders skipped).
 
     Raises:
         ConfigError: ``folder`` does not exist or is not a folder.
@@ -65,11 +62,6 @@ def find_samples(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise ConfigError(
             f"samples folder {str(folder)!r} not found; pass an existing folder of "
-            f"{'/'.join(s.lstrip('.') for s in AUDIO_SUFFIXES)} files with --samples"
+            f"{'/'.join(s.lstrip('.') for s in AUDIO_EXTENSIONS)} files with --samples"
         )
-    found = (
-        path for path in folder.rglob("*")
-        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
-    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
+    return find_audio(folder)

@@ -18,8 +18,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from serkit.audio import AUDIO_EXTENSIONS
 from serkit.demo import (
-    AUDIO_SUFFIXES,
     TIMELINE_MIN_S,
     WORKFLOW_IMAGE,
     DemoSettings,
@@ -128,7 +128,7 @@ def _sample_picker(folder: Path) -> Clip | None:
         st.warning(str(exc))
         return None
     if not names:
-        st.info(f"No {'/'.join(s.lstrip('.') for s in AUDIO_SUFFIXES)} files in {folder}.")
+        st.info(f"No {'/'.join(s.lstrip('.') for s in AUDIO_EXTENSIONS)} files in {folder}.")
         return None
     name = st.selectbox("Choose a clip", names, key="sample")
     path = folder / name
@@ -138,8 +138,8 @@ def _sample_picker(folder: Path) -> Clip | None:
 
 def _upload_box() -> Clip | None:
     st.subheader("Your recording")
-    upload = st.file_uploader("Upload a WAV, FLAC or OGG file",
-                              type=[s.lstrip(".") for s in AUDIO_SUFFIXES], key="upload")
+    upload = st.file_uploader("Upload an audio file (WAV, FLAC, OGG, ...)",
+                              type=[s.lstrip(".") for s in AUDIO_EXTENSIONS], key="upload")
     if upload is None:
         return None
     data = upload.getvalue()

@@ -19,11 +19,9 @@ Aggregation (stated in every report under ``notes``):
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
-import re
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +33,7 @@ from serkit.evaluation.groups import GROUP_COLUMNS, known_group_columns, metrics
 from serkit.evaluation.metrics import (METRIC_NAMES, classification_metrics, confusion_matrix,
                                        majority_baseline, normalize_rows, per_class_metrics)
 from serkit.evaluation.predictions import Predictions, atomic_write, read_predictions
+from serkit.rundir import RunDir, read_history
 from serkit.evaluation.reproducibility import DEFINITION, REPRODUCIBILITY_KEYS, reproducibility_metrics
 
 log = logging.getLogger(__name__)
@@ -217,28 +216,26 @@ def _read_json(path: Path) -> dict:
 
 
 def read_histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Learning curves from every history.csv under ``run_dir``, averaged over folds per seed.
+    """Learning curves from the history.csv of every fold of ``run_dir``, averaged over folds per seed.
 
     Returns:
         ``{"seed <s>": {"epoch": (E,), "train_loss": (E,), ...}}``; empty when there are none.
     """
     groups: dict[str, list[dict]] = {}
-    for path in sorted(Path(run_dir).rglob("history.csv")) if Path(run_dir).is_dir() else []:
-        seed = re.search(r"seed=([^/\\]+)", path.relative_to(run_dir).as_posix())
-        name = f"seed {seed.group(1)}" if seed else path.parent.relative_to(run_dir).as_posix()
-        history = _read_history(path)
+    for fold in RunDir(run_dir).all_folds():
+        history = _read_history(fold.history)
         if history is not None:
-            groups.setdefault(name, []).append(history)
+            groups.setdefault(f"seed {fold.seed}", []).append(history)
     return {name: _mean_curve(histories) for name, histories in groups.items()}
 
 
 def _read_history(path: Path) -> dict[str, np.ndarray] | None:
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_history(path)
     if not rows or "epoch" not in rows[0]:
-        log.warning("skipping %s: no epoch column or no rows", path)
+        if path.is_file():
+            log.warning("skipping %s: no epoch column or no rows", path)
         return None
-    return {key: np.array([_to_float(r.get(key)) for r in rows]) for key in HISTORY_COLUMNS}
+    return {key: np.array([r.get(key, math.nan) for r in rows]) for key in HISTORY_COLUMNS}
 
 
 def _mean_curve(histories: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -254,11 +251,6 @@ def _mean_curve(histories: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     return curve
 
 
-def _to_float(cell) -> float:
-    try:
-        return float(cell)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _write_figures(report: dict, histories: dict, out: Path) -> list[str]:

@@ -27,7 +27,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from serkit.errors import ConfigError
 from serkit.features.cache import FeatureCache, default_cache_root, file_sha256
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.features.fusion import Fusion107

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 from serkit.audio import AudioLimits, load_audio
 from serkit.errors import AudioError, ConfigError
 from serkit.features.cache import CachedArray, FeatureCache, file_sha256
-from serkit.workers import process_context
+from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,6 @@ CORPUS_LIMITS = AudioLimits(reject_silence=False)
 #: lazy imports of scipy.signal etc. take seconds per process otherwise).
 _WORKER_PRELOAD = ["serkit.features", "librosa.feature", "librosa.core.audio",
                    "librosa.core.pitch", "scipy.signal"]
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 #: Fewer misses than this are computed in-process.
@@ -139,9 +136,7 @@ def _run_pool(todo, paths, extractor, limits, workers, finish) -> None:
     # ones keep every worker busy and that Ctrl-C loses little.
     chunksize = max(1, min(16, math.ceil(len(todo) / (4 * workers))))
     chunks = [todo[k : k + chunksize] for k in range(0, len(todo), chunksize)]
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker
-    )
+    executor = process_pool(workers, _WORKER_PRELOAD, one_thread_per_worker)
     try:
         pending = {
             executor.submit(_extract_chunk, [(i, str(paths[i])) for i in chunk], extractor,
@@ -157,21 +152,6 @@ def _run_pool(todo, paths, extractor, limits, workers, finish) -> None:
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
-
-
-def _mp_context():
-    return process_context(_WORKER_PRELOAD)
-
-
-def _init_worker() -> None:
-    # One thread per worker process: the pool already uses every core.
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return
-    threadpool_limits(1)
 
 
 def _extract_chunk(items: list[tuple[int, str]], extractor: Any,
@@ -200,12 +180,7 @@ def _resolve_jobs(n_jobs: int) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ConfigError(f"n_jobs must be a positive number of processes or -1 (all cores), "
                           f"not {n_jobs!r}")
-    if n_jobs == -1:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - macOS, Windows
-            return os.cpu_count() or 1
-    return n_jobs
+    return usable_cores() if n_jobs == -1 else n_jobs
 
 
 class Standardizer:

@@ -27,7 +27,6 @@ import librosa
 import numpy as np
 
 from serkit.audio import pad_or_crop
-
 from serkit.inputs import InputSpec
 
 

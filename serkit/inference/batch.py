@@ -25,28 +25,19 @@ import io
 import json
 import logging
 import math
-import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import AudioError, ConfigError, SerkitError
-from serkit.workers import process_context
+from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
 log = logging.getLogger(__name__)
 
-#: File extensions searched in folders, by the soundfile (libsndfile) format that reads
-#: them; only formats this libsndfile build reads are used (m4a/aac never are).
-_EXTENSIONS_BY_FORMAT = {
-    "WAV": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"), "MP3": (".mp3",),
-    "AIFF": (".aif", ".aiff"), "AU": (".au",), "CAF": (".caf",), "W64": (".w64",),
-    "RF64": (".rf64",),
-}
 FORMATS = ("table", "jsonl", "csv")
 #: Formats that can be appended to and resumed (one self-contained line per file).
 RESUMABLE_FORMATS = ("jsonl", "csv")
@@ -56,16 +47,6 @@ MIN_FILES_PER_WORKER = 2
 #: Modules the fork server imports once so that every worker starts with them loaded.
 _WORKER_PRELOAD = ["serkit.inference", "serkit.features", "torch", "librosa.feature",
                    "librosa.core.audio", "librosa.core.pitch", "scipy.signal"]
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-
-
-def audio_extensions() -> tuple[str, ...]:
-    """The extensions (lower case, with the dot) that folder discovery picks up."""
-    import soundfile
-
-    readable = soundfile.available_formats()
-    return tuple(ext for fmt, exts in _EXTENSIONS_BY_FORMAT.items() if fmt in readable for ext in exts)
 
 
 # --- discovery --------------------------------------------------------------------------
@@ -73,10 +54,9 @@ def audio_extensions() -> tuple[str, ...]:
 def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
     """The audio files named by ``paths``: files as given, folders searched recursively.
 
-    In folders, files with an audio extension (see :func:`audio_extensions`) are taken,
-    skipping hidden files and folders (``.git``, macOS ``._*`` resource forks). A file
-    named explicitly is taken whatever its extension, so that a wrong file gets an error
-    line rather than being silently ignored.
+    Folders are searched by :func:`serkit.audio.find_audio` (audio extensions, hidden files
+    and folders skipped). A file named explicitly is taken whatever its extension, so that
+    a wrong file gets an error line rather than being silently ignored.
 
     Returns:
         Sorted, without duplicates (the same file reached twice counts once).
@@ -88,23 +68,16 @@ def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
     if missing:
         raise AudioError(f"not found: {', '.join(missing)}; check the path"
                          + ("s" if len(missing) > 1 else ""))
-    extensions = audio_extensions()
+    from serkit.audio import AUDIO_EXTENSIONS, find_audio
+
     found: dict[Path, Path] = {}
     for root in map(Path, paths):
-        for file in _audio_under(root, extensions) if root.is_dir() else [root]:
+        for file in find_audio(root) if root.is_dir() else [root]:
             found.setdefault(file.resolve(), file)
     if not found:
-        raise AudioError(f"no audio files ({', '.join(e.lstrip('.') for e in extensions)}) in "
+        raise AudioError(f"no audio files ({', '.join(e.lstrip('.') for e in AUDIO_EXTENSIONS)}) in "
                          f"{', '.join(map(str, paths))}")
     return sorted(found.values(), key=str)
-
-
-def _audio_under(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
-    return [
-        file for file in folder.rglob("*")
-        if file.suffix.lower() in extensions and file.is_file()
-        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
-    ]
 
 
 # --- one file -----------------------------------------------------------------------------
@@ -177,10 +150,8 @@ def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
     # Chunks of a few files amortise inter-process traffic; small enough that the last
     # ones keep every worker busy and that an interrupt loses little.
     chunksize = max(1, min(8, math.ceil(len(items) / (4 * jobs))))
-    executor = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_mp_context(), initializer=_init_worker,
-        initargs=(str(Path(recognizer.path).resolve()), timeline),
-    )
+    executor = process_pool(jobs, _WORKER_PRELOAD, _init_worker,
+                            (str(Path(recognizer.path).resolve()), timeline))
     done = 0
     try:
         for record in executor.map(_worker_record, items, chunksize=chunksize):
@@ -198,10 +169,6 @@ def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _mp_context():
-    return process_context(_WORKER_PRELOAD)
-
-
 _WORKER_STATE: dict[str, Any] = {}
 
 
@@ -209,17 +176,12 @@ def _init_worker(model_path: str, timeline: TimelineOptions | None) -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it (stops the
     # pool, keeps what was written), instead of every worker printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One thread per worker: the pool already keeps every core busy, and OpenMP threads
-    # competing for the same cores only slow each other down.
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
+    one_thread_per_worker()
     import torch
-    from threadpoolctl import threadpool_limits
 
     from serkit.inference import load_model
 
     torch.set_num_threads(1)
-    threadpool_limits(1)
     _WORKER_STATE["recognizer"] = load_model(model_path)
     _WORKER_STATE["timeline"] = timeline
 
@@ -245,10 +207,7 @@ def _torch_threads(n: int) -> Iterator[None]:
 def resolve_jobs(jobs: int | None) -> int:
     """``None``: every core this process may use; otherwise a positive count."""
     if jobs is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - macOS, Windows
-            return os.cpu_count() or 1
+        return usable_cores()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs must be a positive number of processes, not {jobs!r}")
     return jobs

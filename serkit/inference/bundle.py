@@ -26,7 +26,6 @@ Example (``model`` a torch model from :func:`serkit.models.make_model`)::
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import hashlib
 import io
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import ConfigError
+from serkit.rundir import FoldDir, RunDir
 
 FORMAT = "serkit-bundle/1"
 BUNDLE_FILE = "bundle.json"
@@ -144,10 +144,10 @@ def save_bundle(
 
 
 def _registry_name(model) -> str:
-    from serkit.models import MODELS, SKLEARN_MODELS
+    from serkit.models import MODELS
 
     for name in MODELS.names():
-        if name not in SKLEARN_MODELS and MODELS.get(name).constructor is type(model):
+        if MODELS.get(name) is type(model):
             return name
     raise ConfigError(
         f"{type(model).__name__} is not a registered serkit model (see serkit.models.MODELS); "
@@ -446,36 +446,35 @@ def bundle_from_run(
     from serkit.features.extract import Standardizer
     from serkit.models import resolved_params
 
-    run_dir = Path(run_dir)
-    protocol = _read_protocol(run_dir)
-    seed, fold = _choose_fold(run_dir, protocol, seed, fold)
-    fold_dir = run_dir / f"seed={seed}" / f"fold={fold}"
+    run = RunDir(run_dir)
+    protocol = run.read_protocol()
+    fold_dir = _choose_fold(run, protocol, seed, fold)
     _check_fold_dir(fold_dir)
-    config = yaml.safe_load((fold_dir / "config.yaml").read_text(encoding="utf-8"))
+    seed, fold = fold_dir.seed, fold_dir.fold
+    config = yaml.safe_load(fold_dir.config.read_text(encoding="utf-8"))
     features, model_spec = config["features"], config["model"]
     labels = list(protocol["classes"])
     extractor = make_features(features["name"], **(features.get("params") or {}))
     # Stored resolved (e.g. with the extractor's n_frames) so loading needs no extractor help.
-    model_params = resolved_params(model_spec["name"], extractor, model_spec.get("params") or {})
+    model_params = resolved_params(model_spec["name"], extractor.spec, model_spec.get("params") or {})
     model = build_model(model_spec["name"], model_params, extractor.dim, len(labels))
     try:
-        state = torch.load(fold_dir / "model.pt", weights_only=True, map_location="cpu")
+        state = torch.load(fold_dir.model_pt, weights_only=True, map_location="cpu")
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001 - unreadable file or weights of another shape
-        raise ConfigError(f"{fold_dir / 'model.pt'}: cannot be loaded into model "
+        raise ConfigError(f"{fold_dir.model_pt}: cannot be loaded into model "
                           f"{model_spec['name']!r} ({_first_line(exc)}); the fold is damaged or "
                           "was written by another serkit version") from None
-    scaler_file = fold_dir / "scaler.json"
-    standardizer = (Standardizer.from_state(json.loads(scaler_file.read_text()))
-                    if scaler_file.is_file() else None)
+    standardizer = (Standardizer.from_state(json.loads(fold_dir.scaler.read_text()))
+                    if fold_dir.scaler.is_file() else None)
     # A variant's experiment is "<experiment>/<variant>": keep names one folder deep.
-    name = name or re.sub(r"[^\w.-]+", "-", protocol.get("name") or run_dir.name)
+    name = name or re.sub(r"[^\w.-]+", "-", protocol.get("name") or run.path.name)
     out = Path(out) if out is not None else Path("bundles") / name
-    training = _training_info(run_dir, protocol, config, seed, fold)
-    metrics = _metrics_info(run_dir, fold_dir, labels, seed, fold)
+    training = _training_info(run, protocol, config, fold_dir)
+    metrics = _metrics_info(run, fold_dir, labels)
     description = (f"{model_spec['name']} on {features['name']} features, trained on "
                    f"{', '.join(protocol.get('corpora', []))} ({protocol.get('label_scheme')} "
-                   f"labels), seed {seed} fold {fold} of run {protocol.get('name', run_dir.name)}")
+                   f"labels), seed {seed} fold {fold} of run {protocol.get('name', run.path.name)}")
     info_for_card = {"name": name, "description": description, "labels": labels,
                      "features": {"name": extractor.name, "params": extractor.params},
                      "model": {"name": model_spec["name"], "params": model_params},
@@ -486,97 +485,67 @@ def bundle_from_run(
                        model_params=model_params)
 
 
-def _read_protocol(run_dir: Path) -> dict:
-    if not run_dir.is_dir():
-        raise ConfigError(f"run folder {str(run_dir)!r} not found; pass a folder `serkit run` wrote")
-    file = run_dir / "protocol.json"
-    if not file.is_file():
-        variants = sorted(d.name for d in run_dir.iterdir() if (d / "protocol.json").is_file())
-        if variants:
-            raise ConfigError(
-                f"{run_dir} holds a run of variants ({', '.join(variants)}); bundle one of them, "
-                f"e.g. `serkit bundle {run_dir / variants[0]}`"
-            )
-        raise ConfigError(f"{run_dir} is not a run folder (no protocol.json); pass a folder "
-                          "`serkit run` wrote")
-    return json.loads(file.read_text(encoding="utf-8"))
-
-
-def _choose_fold(run_dir: Path, protocol: dict, seed: int | None, fold: int | None) -> tuple[int, int]:
-    seeds = sorted(int(d.name.split("=", 1)[1]) for d in run_dir.glob("seed=*")
-                   if d.is_dir() and d.name.split("=", 1)[1].lstrip("-").isdigit())
+def _choose_fold(run: RunDir, protocol: dict, seed: int | None, fold: int | None) -> FoldDir:
+    seeds = run.seeds()
     if not seeds:
-        raise ConfigError(f"{run_dir} has no seed=<s> folders yet; run the experiment first")
+        raise ConfigError(f"{run.path} has no seed=<s> folders yet; run the experiment first")
     if seed is None:
         planned = [s for s in protocol.get("seeds", []) if s in seeds]
         seed = planned[0] if planned else seeds[0]
     if seed not in seeds:
-        raise ConfigError(f"{run_dir} has no seed {seed}; its seeds are {', '.join(map(str, seeds))}")
-    seed_dir = run_dir / f"seed={seed}"
-    folds = sorted(int(d.name.split("=", 1)[1]) for d in seed_dir.glob("fold=*")
-                   if d.is_dir() and d.name.split("=", 1)[1].isdigit())
+        raise ConfigError(f"{run.path} has no seed {seed}; its seeds are {', '.join(map(str, seeds))}")
+    folds = [f.fold for f in run.folds(seed)]
     fold = 0 if fold is None else fold
     if fold not in folds:
         listed = ", ".join(map(str, folds)) or "none yet"
-        raise ConfigError(f"{seed_dir} has no fold {fold}; its folds are {listed}")
-    return seed, fold
+        raise ConfigError(f"{run.seed_dir(seed)} has no fold {fold}; its folds are {listed}")
+    return run.fold(seed, fold)
 
 
-def _check_fold_dir(fold_dir: Path) -> None:
-    if (fold_dir / "model.joblib").is_file() and not (fold_dir / "model.pt").is_file():
+def _check_fold_dir(fold_dir: FoldDir) -> None:
+    if fold_dir.model_joblib.is_file() and not fold_dir.model_pt.is_file():
         raise ConfigError(
-            f"{fold_dir} holds a scikit-learn model (model.joblib), which cannot be bundled: it "
+            f"{fold_dir.path} holds a scikit-learn model (model.joblib), which cannot be bundled: it "
             "is a pickle, and bundles hold only torch weights (no pickled code); bundle a run "
             "of a torch model"
         )
-    if not (fold_dir / "predictions.csv").is_file():
-        raise ConfigError(f"{fold_dir} is not finished (no predictions.csv); rerun the "
+    if not fold_dir.finished:
+        raise ConfigError(f"{fold_dir.path} is not finished (no predictions.csv); rerun the "
                           "experiment with `serkit run` (it resumes), then bundle it")
-    for needed in ("model.pt", "config.yaml"):
-        if not (fold_dir / needed).is_file():
-            raise ConfigError(f"{fold_dir} has no {needed}; it is not a fold `serkit run` wrote")
+    for needed in (fold_dir.model_pt, fold_dir.config):
+        if not needed.is_file():
+            raise ConfigError(f"{fold_dir.path} has no {needed.name}; it is not a fold `serkit run` wrote")
 
 
-def _training_info(run_dir: Path, protocol: dict, config: dict, seed: int, fold: int) -> dict:
+def _training_info(run: RunDir, protocol: dict, config: dict, fold_dir: FoldDir) -> dict:
     return {
-        "run": str(run_dir),
+        "run": str(run.path),
         "experiment": protocol.get("name"),
         "corpora": protocol.get("corpora"),
         "label_scheme": protocol.get("label_scheme"),
         "utterances": protocol.get("utterances"),
         "protocol": {k: protocol.get(k) for k in ("split", "split_params", "split_seed",
                                                   "checkpoint_selection")},
-        "seed": seed,
-        "fold": fold,
-        "selected_epoch": _selected_epoch(run_dir / f"seed={seed}" / f"fold={fold}" / "history.csv"),
+        "seed": fold_dir.seed,
+        "fold": fold_dir.fold,
+        "selected_epoch": fold_dir.selected_epoch(),
         "config": config,
     }
 
 
-def _selected_epoch(history: Path) -> int | None:
-    if not history.is_file():
-        return None
-    with open(history, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row.get("selected") == "1":
-                return int(row["epoch"])
-    return None
-
-
-def _metrics_info(run_dir: Path, fold_dir: Path, labels: list[str], seed: int, fold: int) -> dict:
+def _metrics_info(run: RunDir, fold_dir: FoldDir, labels: list[str]) -> dict:
     """This fold's test metrics (from its predictions.csv) and the run's, where reported."""
     from serkit.evaluation import classification_metrics, read_predictions
 
-    rows = read_predictions(fold_dir / "predictions.csv")
+    rows = read_predictions(fold_dir.predictions)
     metrics: dict[str, Any] = {
         "test": {"n": len(rows), **classification_metrics(list(rows.truth), list(rows.prediction),
                                                           labels=labels)},
-        "scope": f"test side of seed {seed} fold {fold}",
+        "scope": f"test side of seed {fold_dir.seed} fold {fold_dir.fold}",
     }
-    report = run_dir / "report.json"
-    if report.is_file():
+    if run.report.is_file():
         with contextlib.suppress(ValueError, OSError):
-            summary = json.loads(report.read_text(encoding="utf-8")).get("metrics")
+            summary = json.loads(run.report.read_text(encoding="utf-8")).get("metrics")
             if summary:
                 metrics["run"] = summary  # mean ± std over every seed and fold of the run
     return metrics

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from serkit.errors import MissingDependencyError, SerkitError
+from serkit.inputs import InputSpec
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class OnnxExport:
     path: Path
     exporter: str  # "dynamo" or "torchscript"
     opset: int
-    input_kind: str  # "vector": (batch, dim); "frames": (batch, frames, dim)
+    input_kind: str  # see serkit.inputs: vector, frames, image or waveform
     max_difference: float  # largest |ONNX − PyTorch| probability on the check inputs
     failures: tuple[str, ...] = ()  # why earlier exporters were not used
 
@@ -105,23 +106,23 @@ def export_onnx(model: str | Path, out: str | Path, *, tolerance: float = TOLERA
 
     folder = load_model(model).path  # resolves bundled names and checks the bundle
     info, extractor, standardizer, network = load_parts(folder)
-    return export_network(network, standardizer, info=info, input_kind=extractor.output,
+    return export_network(network, standardizer, info=info, spec=extractor.spec,
                           out=out, tolerance=tolerance)
 
 
-def export_network(network, standardizer, *, info: dict, input_kind: str, out: str | Path,
+def export_network(network, standardizer, *, info: dict, spec: InputSpec, out: str | Path,
                    tolerance: float = TOLERANCE) -> OnnxExport:
     """:func:`export_onnx` for parts already loaded (``info`` is the bundle.json dict)."""
     from serkit.fileio import atomic_write_bytes
 
     _require_export_dependencies()
-    n_features = int(info["model"]["n_features"])
+    input_kind = spec.kind
     wrapper = ProbabilityNetwork(network, standardizer).eval()
     failures: list[str] = []
     for exporter in EXPORTERS:
         try:
-            proto = _export(wrapper, exporter, input_kind, n_features)
-            difference = max_difference(proto, wrapper, input_kind, n_features, standardizer)
+            proto = _export(wrapper, exporter, spec)
+            difference = max_difference(proto, wrapper, spec, standardizer)
         # Exporters fail in many ways (unsupported ops, tracing errors): each failure is
         # reported and the next exporter tried.
         except Exception as exc:  # noqa: BLE001
@@ -185,19 +186,32 @@ class ProbabilityNetwork(torch.nn.Module):
 
 # --- exporting and checking -------------------------------------------------------------
 
-def example_input(input_kind: str, n_features: int, *, batch: int = 2, frames: int = 50,
-                  seed: int = 0):
-    """A float32 tensor of the graph's input layout, standard normal values."""
-    shape = (batch, n_features) if input_kind == "vector" else (batch, frames, n_features)
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+def example_input(spec: InputSpec, *, batch: int = 2, steps: int = 50, seed: int = 0):
+    """A float32 batch of the graph's input layout (made by the one collate), standard
+    normal values; ``steps`` along the time axis unless the spec fixes the length."""
+    from serkit.batching import collate
+
+    generator = torch.Generator().manual_seed(seed)
+    shape = list(spec.shape)
+    if spec.time_axis is not None:
+        shape.insert(spec.time_axis, spec.length or steps)
+    items = [torch.randn(*shape, generator=generator).numpy() for _ in range(batch)]
+    return collate(items, spec.kind)[0]
 
 
-def _export(wrapper, exporter: str, input_kind: str, n_features: int):
+def _dynamic_axes(spec: InputSpec) -> dict[int, str]:
+    """Batch, and the time axis where the length varies."""
+    if spec.time_axis is None or spec.length is not None:
+        return {0: "batch"}
+    return {0: "batch", 1 + spec.time_axis: "time"}
+
+
+def _export(wrapper, exporter: str, spec: InputSpec):
     """The ModelProto of ``wrapper`` from one exporter (its console chatter silenced)."""
     import onnx
 
-    example = (example_input(input_kind, n_features),)
-    axes = {0: "batch"} if input_kind == "vector" else {0: "batch", 1: "frames"}
+    example = (example_input(spec),)
+    axes = _dynamic_axes(spec)
     with _quiet():
         if exporter == "dynamo":
             shapes = {INPUT_NAME: {i: torch.export.Dim(name) for i, name in axes.items()}}
@@ -212,16 +226,16 @@ def _export(wrapper, exporter: str, input_kind: str, n_features: int):
         return onnx.load_from_string(buffer.getvalue())
 
 
-def max_difference(proto, wrapper, input_kind: str, n_features: int, standardizer=None) -> float:
+def max_difference(proto, wrapper, spec: InputSpec, standardizer=None) -> float:
     """Largest |onnxruntime − PyTorch| probability on random inputs.
 
-    The inputs have another batch size (and frame count) than the export example, so a
+    The inputs have another batch size (and length) than the export example, so a
     graph that baked in the example's shape fails here, and are spread like the raw
     features the standardizer expects.
     """
     import onnxruntime
 
-    x = example_input(input_kind, n_features, batch=3, frames=37, seed=1)
+    x = example_input(spec, batch=3, steps=37, seed=1)
     if standardizer is not None:
         x = x * torch.tensor(standardizer.scale, dtype=torch.float32) + torch.tensor(
             standardizer.mean, dtype=torch.float32)

@@ -202,15 +202,15 @@ class Recognizer:
         """``(n, classes)`` float64 softmax probabilities, batch by batch."""
         import torch
 
-        from serkit.training.data import FeatureSet
+        from serkit.batching import collate
 
         if not features:
             return np.zeros((0, len(self._labels)))
-        stacked = np.stack(features) if features[0].ndim == 1 else list(features)
-        data = FeatureSet(stacked, np.zeros(len(features), dtype=np.int64))
+        kind, step = self._extractor.spec.kind, max(1, int(batch_size))
         parts = []
         with torch.inference_mode():
-            for x, lengths, _ in data.batches(max(1, int(batch_size))):
+            for start in range(0, len(features), step):
+                x, lengths = collate(features[start:start + step], kind)
                 logits = self._model(x, lengths) if lengths is not None else self._model(x)
                 parts.append(torch.softmax(logits.double(), dim=1).numpy())
         return np.concatenate(parts)

@@ -38,6 +38,7 @@ import yaml
 
 from serkit.errors import ConfigError
 from serkit.fileio import atomic_write_text
+from serkit.rundir import FoldDir, RunDir
 from serkit.training.config import (
     SEARCH_SELECT_CHOICES,
     ExperimentConfig,
@@ -151,9 +152,9 @@ def make_trials(config: ExperimentConfig) -> list[Trial]:
 
 
 def check_trial(trial: Trial) -> None:
-    """Fail before anything trains on a trial that could not run or be scored."""
-    from serkit.features import make_features
-    from serkit.models import is_sklearn, make_loss, model_input_kind
+    """Fail before anything trains on a trial that could not run or be scored (the input
+    contract and every name were checked when the trial's config was built)."""
+    from serkit.models import is_sklearn, make_loss
 
     config = trial.config
     where = f"trial={trial.index} ({describe(trial.values)})"
@@ -162,14 +163,9 @@ def check_trial(trial: Trial) -> None:
             raise ConfigError(
                 f"scikit-learn model {config.model.name!r} writes no per-epoch validation history, "
                 "and the search chooses on validation scores only; search a torch model")
-        kind = model_input_kind(config.model.name, config.model.params)
-        extractor = make_features(config.features.name, **config.features.params)
         make_loss(config.training.loss.name, **config.training.loss.params)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    if kind != extractor.output:
-        raise ConfigError(f"{where}: model {config.model.name!r} expects {kind} input, but features "
-                          f"{config.features.name!r} give {extractor.output}s")
 
 
 def describe(values: dict[str, Any]) -> str:
@@ -265,28 +261,26 @@ def _comparable(raw: dict) -> str:
 def validation_scores(run_dir: Path, seeds: list[int]) -> tuple[float, float, int]:
     """Mean validation loss and accuracy at each fold's selected checkpoint, and how many
     checkpoints were averaged (seeds × folds)."""
+    run = RunDir(run_dir)
     losses, accuracies = [], []
     for seed in seeds:
-        fold_dirs = sorted((run_dir / f"seed={seed}").glob("fold=*"))
-        if not fold_dirs:
-            raise ConfigError(f"{run_dir / f'seed={seed}'} has no fold folders; rerun the search to finish it")
-        for fold_dir in fold_dirs:
-            loss, accuracy = _selected_row(fold_dir / "history.csv")
+        folds = run.folds(seed)
+        if not folds:
+            raise ConfigError(f"{run.seed_dir(seed)} has no fold folders; rerun the search to finish it")
+        for fold in folds:
+            loss, accuracy = _selected_scores(fold)
             losses.append(loss)
             accuracies.append(accuracy)
     return math.fsum(losses) / len(losses), math.fsum(accuracies) / len(accuracies), len(losses)
 
 
-def _selected_row(path: Path) -> tuple[float, float]:
-    if not path.exists():
-        raise ConfigError(f"{path} not found; the search needs each fold's validation history")
-    with open(path, newline="") as f:
-        selected = [row for row in csv.DictReader(f) if row.get("selected") == "1"]
-    if len(selected) != 1:
-        raise ConfigError(f"{path}: expected one row with selected = 1, found {len(selected)}")
-    loss, accuracy = float(selected[0]["val_loss"]), float(selected[0]["val_acc"])
+def _selected_scores(fold: FoldDir) -> tuple[float, float]:
+    row = fold.selected_row()
+    if row is None:
+        raise ConfigError(f"{fold.history} not found; the search needs each fold's validation history")
+    loss, accuracy = row["val_loss"], row["val_acc"]
     if math.isnan(loss) or math.isnan(accuracy):
-        raise ConfigError(f"{path}: no validation scores, so the search cannot choose on them; "
+        raise ConfigError(f"{fold.history}: no validation scores, so the search cannot choose on them; "
                           "set protocol.params.val_fraction > 0")
     return loss, accuracy
 
