@@ -70,6 +70,16 @@ class InputSpec:
         return math.prod(self.shape)
 
     @property
+    def channels(self) -> int | None:
+        """An image's channel count (None for the other kinds)."""
+        return self.shape[0] if self.kind == "image" else None
+
+    @property
+    def height(self) -> int | None:
+        """An image's height, e.g. its number of frequency bands or scales (None otherwise)."""
+        return self.shape[1] if self.kind == "image" else None
+
+    @property
     def time_axis(self) -> int | None:
         return TIME_AXES[self.kind]
 
