@@ -4,7 +4,8 @@ The public API, imported lazily so that ``import serkit`` (and serkit.evaluation
 light and never pulls in torch:
 
     load_audio, load_corpus, check_corpus, make_split, SplitPlan,
-    load_config, run_experiment, build_report, load_model, list_models
+    load_config, run_experiment, run_variants, run_release, build_report, load_model,
+    list_models
 """
 
 from importlib import import_module
@@ -19,6 +20,8 @@ _API = {
     "SplitPlan": "serkit.splits",
     "load_config": "serkit.training.config",
     "run_experiment": "serkit.training.runner",
+    "run_variants": "serkit.training.runner",
+    "run_release": "serkit.training.release",
     "build_report": "serkit.evaluation",
     "load_model": "serkit.inference",
     "list_models": "serkit.inference",

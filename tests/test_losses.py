@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from serkit.errors import ConfigError
-from serkit.models import LOSSES, class_weights_from_labels, make_loss
+from serkit.models import LOSSES, make_loss
 
 LOGITS = [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]]
 TARGETS = [0, 2]
@@ -94,13 +95,14 @@ def test_weighted_cross_entropy_matches_hand_computation():
     assert unweighted == pytest.approx(sum(-math.log(softmax(r)[t]) for r, t in zip(LOGITS, TARGETS)) / 2, rel=1e-6)
 
 
-def test_class_weights_from_labels_inverse_frequency():
-    weights = class_weights_from_labels([0, 0, 0, 1, 1, 2], 4)
-    # N / (C * n_j) with N = 6, C = 4; class 3 is absent and gets 1.
-    assert weights.tolist() == pytest.approx([6 / 12, 6 / 8, 6 / 4, 1.0])
-    assert class_weights_from_labels([0, 1, 2, 0, 1, 2], 3).tolist() == pytest.approx([1.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        class_weights_from_labels([0, 3], 3)
+def test_training_class_weights_are_inverse_frequency_and_0_for_an_absent_class():
+    # The one class-weight function (serkit.training.data): N / (C n_j), C the classes present.
+    from serkit.training.data import class_weights
+
+    weights = class_weights(np.array([0, 0, 0, 1, 1, 2]), 4)
+    assert weights.dtype == np.float32
+    assert weights.tolist() == pytest.approx([6 / 9, 6 / 6, 6 / 3, 0.0])
+    assert class_weights(np.array([0, 1, 2, 0, 1, 2]), 3).tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
 def test_unknown_loss_and_parameter_are_config_errors():

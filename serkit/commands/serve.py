@@ -56,7 +56,7 @@ def _serve(args) -> int:
         print(f"serkit: loading {', '.join(settings.models)}; then serving at "
               f"http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
     if args.workers == 1:
-        from serkit.server.settings import app_from_settings
+        from serkit.server.app import app_from_settings
 
         app = app_from_settings(settings)
     else:

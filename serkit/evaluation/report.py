@@ -251,8 +251,6 @@ def _mean_curve(histories: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     return curve
 
 
-
-
 def _write_figures(report: dict, histories: dict, out: Path) -> list[str]:
     from serkit.evaluation import figures
 

@@ -263,7 +263,7 @@ def load_model(name_or_path: str | Path = "default", *, limits: AudioLimits | No
         ConfigError: an unknown name (listing the bundled ones), the default model missing
             from this install, or a folder that is not a valid, undamaged bundle.
     """
-    folder = _resolve(name_or_path)
+    folder = resolve_model(name_or_path)
     key = (str(folder.resolve()), _fingerprint(folder), limits or DEFAULT_LIMITS)
     with _CACHE_LOCK:
         if key not in _CACHE:
@@ -287,7 +287,13 @@ def _bundled_folders() -> list[Path]:
     return sorted(d for d in PRETRAINED_DIR.iterdir() if (d / BUNDLE_FILE).is_file())
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The bundle folder of a bundled model name or a path (the one place names resolve).
+
+    Raises:
+        ConfigError: an unknown name (listing the bundled ones) or the default model
+            missing from this install.
+    """
     if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
         return Path(name_or_path).expanduser()
     name = str(name_or_path)

@@ -28,7 +28,7 @@ from serkit.inputs import InputSpec, check_compatible
 from serkit.registry import Registry
 
 from serkit.models.cnn_transformer import CNNTransformer
-from serkit.models.losses import LOSSES, class_weights_from_labels
+from serkit.models.losses import LOSSES
 from serkit.models.baselines import (
     AutoencoderClassifier,
     CNNClassifier,
@@ -180,7 +180,6 @@ __all__ = [
     "TCNClassifier",
     "TransformerClassifier",
     "check_input",
-    "class_weights_from_labels",
     "is_sklearn",
     "make_loss",
     "make_model",

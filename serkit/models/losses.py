@@ -7,9 +7,6 @@ indices (the balanced margin loss also takes ``(N, C)`` soft targets).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -17,35 +14,6 @@ from serkit.registry import Registry
 
 #: name → loss class; each is constructed as ``cls(class_weights=..., **params)``.
 LOSSES: Registry = Registry("loss")
-
-
-def class_weights_from_labels(labels: Sequence[int] | np.ndarray | torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Inverse-frequency class weights ``w_j = N / (C * n_j)`` (scikit-learn's "balanced").
-
-    Normalised so that the weights averaged over the training *samples* are 1: a balanced
-    training set gets all ones and the loss keeps its scale. A class absent from ``labels``
-    gets weight 1.
-
-    Args:
-        labels: training class indices in ``[0, n_classes)``.
-        n_classes: ``C``.
-
-    Returns:
-        ``(C,)`` float32 tensor.
-
-    Example:
-        >>> class_weights_from_labels([0, 0, 0, 1], 2).tolist()
-        [0.6666666865348816, 2.0]
-    """
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-        raise ValueError(f"labels must be class indices in [0, {n_classes}), got range "
-                         f"[{int(labels.min())}, {int(labels.max())}]")
-    counts = torch.bincount(labels, minlength=n_classes).to(torch.float64)
-    weights = torch.ones(n_classes, dtype=torch.float64)
-    present = counts > 0
-    weights[present] = labels.numel() / (n_classes * counts[present])
-    return weights.to(torch.float32)
 
 
 def _check_weights(class_weights: torch.Tensor | None, n_classes: int, loss: str) -> None:
@@ -89,8 +57,8 @@ class BalancedMarginLoss:
       normalised to sum 1. With ``α1 = α3 = 0.5`` the loss of a sample is 0 exactly when its
       true class has probability >= 0.5 (then every other class is <= 0.5): a margin in
       probability space, so training stops pushing confident samples.
-    * ``w_j`` weighs *output* j in both terms (see :func:`class_weights_from_labels`); None
-      means all ones.
+    * ``w_j`` weighs *output* j in both terms (training passes inverse class frequencies,
+      :func:`serkit.training.data.class_weights`); None means all ones.
     * The balancing factor, read per sample ``i`` from its target row,
       ``β_i = max((1/C) Σ_c (1 - y_ic + y_ic (C-1)/C) / (1 - 1/C), 1)``. For a one-hot ``y``
       the sum is ``(C-1) + (C-1)/C``, so ``β = (C + 1) / C = 1 + 1/C`` for every sample

@@ -21,8 +21,8 @@ from serkit.server.requirements import check_serve_extra
 _API = {
     "create_app": "serkit.server.app",
     "ServerSettings": "serkit.server.settings",
-    "app_from_env": "serkit.server.settings",
-    "app_from_settings": "serkit.server.settings",
+    "app_from_env": "serkit.server.app",
+    "app_from_settings": "serkit.server.app",
     "check_models": "serkit.server.settings",
     "load_models": "serkit.server.settings",
     "DEFAULT_MAX_UPLOAD_BYTES": "serkit.server.settings",

@@ -33,7 +33,9 @@ from serkit.server.service import ModelService
 from serkit.server.settings import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_UPLOAD_BYTES,
+    ServerSettings,
     check_limits,
+    load_models,
 )
 from serkit.server.upload import MULTIPART, RAW_AUDIO_TYPES, read_upload
 
@@ -157,3 +159,14 @@ def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
         return RedirectResponse("/docs")
 
     return router
+
+
+def app_from_settings(settings: ServerSettings):
+    """The FastAPI app for ``settings``, its models loaded."""
+    return create_app(load_models(settings.models), max_upload_bytes=settings.max_upload_bytes,
+                      max_duration_s=settings.max_duration_s)
+
+
+def app_from_env():
+    """The app factory for uvicorn (``uvicorn --factory serkit.server:app_from_env``)."""
+    return app_from_settings(ServerSettings.from_env())

@@ -1,4 +1,4 @@
-"""Server settings: defaults, environment variables, and the app factory uvicorn workers import.
+"""Server settings: defaults, environment variables, and the models to serve.
 
 ``serkit serve --workers N`` starts N processes, each of which imports
 ``serkit.server:app_from_env`` and builds its own app. The settings travel as environment
@@ -98,18 +98,12 @@ def check_models(specs: Sequence[str]) -> list[str]:
         ConfigError: an unknown model, a folder that is not a bundle, or two models with
             one name.
     """
-    from serkit.inference import load_model, read_bundle
-    from serkit.inference.recognizer import PRETRAINED_DIR
+    from serkit.inference import read_bundle
+    from serkit.inference.recognizer import resolve_model
 
     names: list[str] = []
     for spec in specs:
-        folder = Path(spec).expanduser()
-        bundled = PRETRAINED_DIR / spec
-        if not folder.is_dir() and bundled.is_dir():
-            folder = bundled
-        if not folder.is_dir():
-            load_model(spec)  # fails before loading anything, with its message listing the models
-        names.append(_unique(read_bundle(folder)["name"], names))
+        names.append(_unique(read_bundle(resolve_model(spec))["name"], names))
     return names
 
 
@@ -128,16 +122,3 @@ def load_models(specs: Sequence[str]) -> dict:
         recognizer = load_model(spec)
         models[_unique(recognizer.name, list(models))] = recognizer
     return models
-
-
-def app_from_settings(settings: ServerSettings):
-    """The FastAPI app for ``settings``, its models loaded."""
-    from serkit.server.app import create_app
-
-    return create_app(load_models(settings.models), max_upload_bytes=settings.max_upload_bytes,
-                      max_duration_s=settings.max_duration_s)
-
-
-def app_from_env():
-    """The app factory for uvicorn (``uvicorn --factory serkit.server:app_from_env``)."""
-    return app_from_settings(ServerSettings.from_env())
