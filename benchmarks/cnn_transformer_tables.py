@@ -12,11 +12,13 @@ the epochs run, the chosen epoch and the accuracies (benchmarks/run_folds.py).
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import json
 from pathlib import Path
 
 from run_folds import pct, print_fold_table
+
+from serkit.rundir import RunDir
 
 #: The paper's overall RAVDESS accuracy and Table II (per-class accuracy, percent).
 PAPER_ACCURACY = 80.00
@@ -27,18 +29,16 @@ BEST_SPEAKER_INDEPENDENT_UA = 75.3
 
 
 def epoch_seconds(run_dir: Path) -> str:
-    """Median seconds per epoch: fold wall time (training_state/model writes) / epochs run.
-
-    The fit loop writes model.pt once at the end; history.csv has one row per epoch, and the
-    fold folder's config.yaml is written when the fold starts.
-    """
+    """Median seconds per epoch over folds: the history's wall_s where it has one, else the
+    fold's wall time (config.yaml written at the start, model.pt at the end) / epochs run."""
     rates = []
-    for history in run_dir.rglob("history.csv"):
-        fold = history.parent
-        epochs = sum(1 for _ in csv.DictReader(history.open()))
-        start, end = (fold / "config.yaml").stat().st_mtime, (fold / "model.pt").stat().st_mtime
-        if epochs:
-            rates.append((end - start) / epochs)
+    for fold in RunDir(run_dir).all_folds():
+        epochs = fold.read_history()
+        walls = [e.get("wall_s", math.nan) for e in epochs]
+        if epochs and all(math.isfinite(w) for w in walls):
+            rates.append(sum(walls) / len(walls))
+        elif epochs and fold.model_pt.exists():
+            rates.append((fold.model_pt.stat().st_mtime - fold.config.stat().st_mtime) / len(epochs))
     return "—" if not rates else f"{sorted(rates)[len(rates) // 2]:.0f} s"
 
 
@@ -46,7 +46,7 @@ def describe(run_dir: Path) -> None:
     report = json.loads((run_dir / "report.json").read_text())
     protocol = report.get("protocol", {})
     print(f"## {run_dir.name}\n")
-    params = json.loads((run_dir / "protocol.json").read_text()).get("split_params")
+    params = RunDir(run_dir).read_protocol().get("split_params")
     print(f"protocol: {protocol.get('split')} {params}, {protocol.get('folds')} fold(s), "
           f"{report['n_runs']} run(s), {report['n_predictions']} test predictions; "
           f"time per epoch (median over folds, includes validation): {epoch_seconds(run_dir)}\n")

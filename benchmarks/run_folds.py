@@ -8,9 +8,10 @@ that statements such as "every seed chose epoch 11 or 12" come from a command.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
+
+from serkit.rundir import RunDir
 
 
 def pct(value: dict | float | None) -> str:
@@ -28,20 +29,21 @@ def pct(value: dict | float | None) -> str:
 def fold_rows(run_dir: Path) -> list[dict]:
     """One dict per (seed, fold) of ``run_dir`` that has both a history and a report entry
     (none before the run's report.json exists)."""
-    if not (run_dir / "report.json").exists():
+    run = RunDir(run_dir)
+    if not run.report.exists():
         return []
-    report = json.loads((run_dir / "report.json").read_text())
+    report = json.loads(run.report.read_text())
     rows = []
     for entry in report.get("per_fold") or []:
-        history = run_dir / f"seed={entry['seed']}" / f"fold={entry['fold']}" / "history.csv"
-        if not history.exists():
+        fold = run.fold(entry["seed"], entry["fold"])
+        epochs = fold.read_history()
+        if not epochs:
             continue
-        epochs = list(csv.DictReader(history.open()))
-        chosen = next((e for e in epochs if e["selected"] == "1"), epochs[-1])
+        chosen = fold.selected_row() or epochs[-1]
         rows.append({
             "seed": entry["seed"], "fold": entry["fold"], "epochs": len(epochs),
-            "chosen_epoch": int(chosen["epoch"]), "last_train_acc": float(epochs[-1]["train_acc"]),
-            "chosen_val_acc": float(chosen["val_acc"]),
+            "chosen_epoch": int(chosen["epoch"]), "last_train_acc": epochs[-1]["train_acc"],
+            "chosen_val_acc": chosen["val_acc"],
             "test_acc": entry["metrics"]["accuracy"], "test_ua": entry["metrics"]["uar"],
         })
     return rows
