@@ -305,7 +305,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if name == "default":
         raise ConfigError(
             f"the bundled default model is missing from this install ({PRETRAINED_DIR / 'default'}); "
-            "`serkit run configs/default-model.yaml` trains it (then `serkit bundle RUN_DIR --out "
+            "`serkit release configs/default-model.yaml` trains it (then `serkit bundle RUN_DIR --out "
             f"{PRETRAINED_DIR / 'default'}`), or pass the path of a bundle folder"
         )
     known = ", ".join(bundled) or "none installed"
