@@ -163,14 +163,11 @@ def _metrics_line(report: dict) -> str:
 # --- serkit run -----------------------------------------------------------------------
 
 def _add_run(commands) -> None:
-    run = commands.add_parser("run", help="run an experiment from a YAML config")
-    run.add_argument("config", metavar="CONFIG", type=Path)
-    run.add_argument("--out", type=Path, default=None, help="runs folder (default runs/<experiment>)")
-    run.add_argument("--seeds", type=int, default=None, help="number of repeated runs (overrides the config)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value, e.g. --set training.epochs=20")
-    run.add_argument("--data-root", type=Path, default=None,
-                     help="folder holding the corpora (default: the config's, or $SERKIT_DATA)")
+    from serkit.commands import add_config_arguments
+
+    run = commands.add_parser("run", help="run an experiment (and its variants) from a YAML config")
+    add_config_arguments(run, out_help="runs folder (default runs/<experiment>)",
+                         seeds_help="number of repeated runs (overrides the config)")
     run.set_defaults(handler=_run)
 
 

@@ -3,7 +3,7 @@ everything and write it as a bundle with its model card (serkit.training.release
 
 from __future__ import annotations
 
-from pathlib import Path
+from serkit.commands import add_config_arguments
 
 
 def add_parser(commands) -> None:
@@ -16,12 +16,7 @@ def add_parser(commands) -> None:
         "checkpoints), train it on all the data and write the bundle and its model card. "
         "Every step resumes: finished folds are skipped.",
     )
-    release.add_argument("config", metavar="CONFIG", type=Path)
-    release.add_argument("--out", type=Path, default=None, help="runs folder (default runs/<experiment>)")
-    release.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a config value, e.g. --set training.epochs=20")
-    release.add_argument("--data-root", type=Path, default=None,
-                         help="folder holding the corpora (default: the config's, or $SERKIT_DATA)")
+    add_config_arguments(release, out_help="runs folder (default runs/<experiment>)")
     release.set_defaults(handler=_release)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from serkit.commands import add_config_arguments
 
 
 def add_parser(commands) -> None:
@@ -15,19 +15,14 @@ def add_parser(commands) -> None:
         "at the selected checkpoints, and write trials.csv, trials.md and best.yaml. Test "
         "metrics are shown but never used for the choice. An interrupted search resumes.",
     )
-    search.add_argument("config", metavar="CONFIG", type=Path)
+    add_config_arguments(search, out_help="search folder (default runs/<experiment>-search)",
+                         seeds_help="repeated runs per trial (overrides the config)")
     search.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                         help="values to try for a config key, e.g. --grid training.learning_rate=0.01,0.001 "
                         "(repeatable; replaces that key's values in the config's search.grid)")
     search.add_argument("--select", choices=("val_loss", "val_accuracy"), default=None,
                         help="validation score that chooses the trial (default: the config's search.select, "
                         "else val_loss)")
-    search.add_argument("--out", type=Path, default=None, help="search folder (default runs/<experiment>-search)")
-    search.add_argument("--seeds", type=int, default=None, help="repeated runs per trial (overrides the config)")
-    search.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value for every trial, e.g. --set training.epochs=20")
-    search.add_argument("--data-root", type=Path, default=None,
-                        help="folder holding the corpora (default: the config's, or $SERKIT_DATA)")
     search.set_defaults(handler=_search)
 
 
