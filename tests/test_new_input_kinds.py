@@ -196,3 +196,12 @@ def test_a_model_refuses_features_of_another_kind():
     raw["features"] = {"name": "toy_waveform", "params": {}}
     with pytest.raises(ConfigError, match="model 'toy_image_net' expects 'image' input, not the 'waveform'"):
         config_from_dict(raw)
+
+
+def test_standardizing_a_waveform_is_refused_when_the_config_is_read():
+    from serkit.errors import ConfigError
+
+    raw = toy_config("waveform").to_dict()
+    raw["training"]["standardize"] = True
+    with pytest.raises(ConfigError, match="training.standardize: false"):
+        config_from_dict(raw)

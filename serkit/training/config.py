@@ -16,6 +16,7 @@ Example YAML::
 from __future__ import annotations
 
 import copy
+import re
 import dataclasses
 import difflib
 import types
@@ -247,7 +248,7 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if t.random_crop is not None and t.random_crop < 1:
         raise ConfigError(f"{source}: training.random_crop must be a positive number of time steps, "
                           f"not {t.random_crop}")
-    if t.device not in ("cpu", "cuda") and not t.device.startswith("cuda:"):
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", t.device):
         raise ConfigError(f"{source}: training.device must be cpu, cuda or cuda:<index>, not {t.device!r}")
     _check_input(config, source)
     if config.release is not None and not config.release.protocols:
@@ -291,6 +292,10 @@ def _check_input(config: ExperimentConfig, source: str) -> None:
         check_input(config.model.name, config.model.params, config.features.name, extractor.spec)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if config.training.standardize and extractor.spec.kind in ("waveform", "image"):
+        raise ConfigError(f"{source}: training.standardize scales each dimension of vectors and frames; "
+                          f"features {config.features.name!r} give {extractor.spec.kind}s: set "
+                          "training.standardize: false (normalise inside the extractor or the model)")
 
 
 def _check_scheduler(scheduler: Component | None, source: str) -> None:

@@ -83,7 +83,7 @@ def fit(
         began = time.perf_counter()
         # The crop windows of an epoch come from the seed and the epoch alone, so a
         # resumed fit draws the same ones.
-        crop_rng = np.random.default_rng([seed, epoch]) if settings.random_crop else None
+        crop_rng = np.random.default_rng([seed % 2**32, epoch]) if settings.random_crop else None
         train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device,
                                              precision, crop_rng)
         if scheduler is not None:
@@ -93,7 +93,7 @@ def fit(
                "val_loss": math.nan, "val_acc": math.nan}
         if val is not None and len(val):
             row["val_loss"], row["val_acc"] = evaluate(model, val, loss_fn, settings.batch_size, device)
-        row["wall_s"] = round(time.perf_counter() - began, 3)
+        row["wall_s"] = time.perf_counter() - began
         tracker.update(row, model)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
         done = tracker.should_stop() or epoch + 1 == settings.epochs
@@ -240,6 +240,8 @@ class _TrainingState:
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "shuffle_rng": self.shuffle.get_state(), "torch_rng": torch.get_rng_state(),
                  "tracker": self.tracker.state()}
+        if torch.cuda.is_available() and any(p.is_cuda for p in self.model.parameters()):
+            state["cuda_rng"] = torch.cuda.get_rng_state()  # dropout on the GPU draws from it
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         if self.scaler is not None:
@@ -261,6 +263,8 @@ class _TrainingState:
             self.scaler.load_state_dict(state["scaler"])
         self.shuffle.set_state(state["shuffle_rng"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda_rng"])
         self.tracker.load(state["tracker"])
         log.info("resuming %s at epoch %d", path, state["epoch"])
         return int(state["epoch"])
