@@ -49,6 +49,11 @@ _SEED = re.compile(r"^seed=(-?\d+)$")
 _FOLD = re.compile(r"^fold=(\d+)$")
 
 
+def _file(name: str, doc: str) -> property:
+    """A property giving the path of file ``name`` in the folder (``self.path``)."""
+    return property(lambda self: self.path / name, doc=f"{name}: {doc}")
+
+
 @dataclass(frozen=True)
 class FoldDir:
     """One (seed, fold) folder of a run and the files in it."""
@@ -57,33 +62,13 @@ class FoldDir:
     seed: int
     fold: int
 
-    @property
-    def config(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def model_pt(self) -> Path:
-        return self.path / "model.pt"
-
-    @property
-    def model_joblib(self) -> Path:
-        return self.path / "model.joblib"
-
-    @property
-    def scaler(self) -> Path:
-        return self.path / "scaler.json"
-
-    @property
-    def history(self) -> Path:
-        return self.path / HISTORY_FILE
-
-    @property
-    def predictions(self) -> Path:
-        return self.path / PREDICTIONS_FILE
-
-    @property
-    def training_state(self) -> Path:
-        return self.path / "training_state.pt"
+    config = _file(CONFIG_FILE, "the fold's resolved config")
+    model_pt = _file("model.pt", "the chosen checkpoint's state_dict (torch models)")
+    model_joblib = _file("model.joblib", "the fitted estimator (scikit-learn models)")
+    scaler = _file("scaler.json", "the standardizer fitted on the training side")
+    history = _file(HISTORY_FILE, "one row per epoch (HISTORY_COLUMNS)")
+    predictions = _file(PREDICTIONS_FILE, "the test side's predictions, written last")
+    training_state = _file("training_state.pt", "the resumable state while the fold trains")
 
     @property
     def finished(self) -> bool:
@@ -131,17 +116,9 @@ class RunDir:
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
-    @property
-    def config(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def protocol(self) -> Path:
-        return self.path / PROTOCOL_FILE
-
-    @property
-    def report(self) -> Path:
-        return self.path / REPORT_FILE
+    config = _file(CONFIG_FILE, "the resolved config of the run")
+    protocol = _file(PROTOCOL_FILE, "what the report states about the protocol")
+    report = _file(REPORT_FILE, "the report's numbers")
 
     def seed_dir(self, seed: int) -> Path:
         return self.path / f"seed={seed}"

@@ -61,7 +61,7 @@ def fake_config(family: str):
     raw = yaml.safe_load((CONFIGS / FAMILIES[family]).read_text())
     raw["data"] = {"corpora": ["csv"], "label_scheme": "all"}
     raw["seeds"] = 1
-    raw["training"].update(epochs=2, num_threads=1, checkpoint_every=1)
+    raw["training"].update(epochs=2, checkpoint_every=1)  # one thread: the one_torch_thread fixture
     if family == "release":
         raw["release"]["final_val_fraction"] = 0.3
     else:

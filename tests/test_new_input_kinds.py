@@ -157,8 +157,7 @@ def toy_config(kind: str):
         "features": {"name": features},
         "model": {"name": model},
         "protocol": {"split": "kfold", "params": {"n_folds": 2, "val_fraction": 0.2}},
-        "training": {"epochs": 3, "batch_size": 8, "learning_rate": 0.01, "standardize": False,
-                     "num_threads": 1, **training},
+        "training": {"epochs": 3, "batch_size": 8, "learning_rate": 0.01, "standardize": False, **training},
     })
 
 

@@ -149,13 +149,15 @@ def test_cli_run_reports_bad_input_in_one_line(fake_root, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_short_real_training_on_emodb_beats_the_majority_baseline(tmp_path):
+def test_short_real_training_on_emodb_beats_the_majority_baseline(tmp_path, one_torch_thread):
+    # Cross-entropy: the balanced margin loss spikes near zero (issue 16) and made this
+    # engine test depend on the thread count; SpeechNet's own loss has its own tests.
     root = corpus_root("emodb").parent
     short = config(
         data={"corpora": ["emodb"]},
         protocol={"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}},
         seeds=1,
-        training={"epochs": 60, "batch_size": 64, "loss": {"name": "balanced_margin"}},
+        training={"epochs": 60, "batch_size": 64, "loss": {"name": "cross_entropy"}},
     )
     report = run_experiment(short, out_dir=tmp_path / "emodb", data_root=root, progress=False)
     accuracy = report["metrics"]["accuracy"]["mean"]
