@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from importlib import import_module
 from pathlib import Path
 
@@ -31,14 +33,32 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    # Signal handlers can only be set from the main thread (a caller may run us elsewhere).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main else None
     try:
         return args.handler(args) or 0
     except SerkitError as exc:
         print(f"serkit: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("serkit: terminated; finished work is kept and a rerun resumes", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("serkit: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
         return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, systemd, docker stop), handled like Ctrl-C: pools are stopped and
+    what was written is kept."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:

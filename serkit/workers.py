@@ -2,12 +2,20 @@
 
 Both pools are made by :func:`process_pool`; each worker's initializer calls
 :func:`one_thread_per_worker` first.
+
+Workers die with their parent whatever ends it: Ctrl-C and SIGTERM stop the pool through
+the CLI's handler, and on Linux the fork server and every worker also ask the kernel to
+kill them when their parent process dies (:func:`die_with_parent`), so even ``kill -9`` of
+``serkit predict`` leaves no process behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -26,7 +34,7 @@ def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseConte
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(preload))
+        context.set_forkserver_preload(["serkit.worker_guard", *preload])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -46,6 +54,7 @@ def one_thread_per_worker() -> None:
     The pool already keeps every core busy; threads competing for the same cores only slow
     each other down. Call it before importing torch, so that OpenMP reads the setting.
     """
+    die_with_parent()
     for var in THREAD_VARS:
         os.environ[var] = "1"
     try:
@@ -61,3 +70,25 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
         return os.cpu_count() or 1
+
+
+#: prctl option: the signal this process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux; elsewhere nothing).
+
+    A pool's worker blocks on its job pipe, and holds both ends of it, so it would never
+    notice a parent killed by SIGKILL; the fork server likewise. Called in each of them.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "serkit"
 #: The layers, lowest first: a module may import its own layer and those below it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # ``serkit`` itself holds only the version and a lazy public API (import_module by name).
-    ("foundation", ("serkit", "serkit.errors", "serkit.fileio", "serkit.registry", "serkit.workers",
+    ("foundation", ("serkit", "serkit.errors", "serkit.fileio", "serkit.registry", "serkit.workers", "serkit.worker_guard",
                     "serkit.inputs", "serkit.rundir", "serkit.labels", "serkit.audio")),
     ("data", ("serkit.corpora", "serkit.splits")),
     ("features", ("serkit.features", "serkit.augmentation")),
