@@ -171,7 +171,10 @@ def test_models_and_health(client):
     assert client.get("/v1/models").json() == [{
         "name": "tiny", "labels": TINY_LABELS, "sample_rate": 16_000,
         "description": "tiny random CNN for tests (its predictions mean nothing)"}]
-    assert client.get("/health").json() == {"status": "ok", "models": ["tiny"]}
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["models"] == ["tiny"]
+    assert {"max_concurrency", "max_queue", "request_timeout_s", "running", "queued",
+            "rejected", "timed_out"} <= set(health["load"])
 
 
 def test_openapi_documents_the_endpoints(client):
@@ -483,7 +486,8 @@ def test_serve_command_with_workers_hands_uvicorn_the_factory(monkeypatch, tiny_
     from serkit.cli import main
     from serkit.server import settings
 
-    for var in (settings.MODEL_VAR, settings.MAX_UPLOAD_VAR, settings.MAX_DURATION_VAR):
+    for var in (settings.MODEL_VAR, settings.MAX_UPLOAD_VAR, settings.MAX_DURATION_VAR,
+                settings.MAX_CONCURRENCY_VAR, settings.MAX_QUEUE_VAR, settings.REQUEST_TIMEOUT_VAR):
         monkeypatch.setenv(var, "restored after the test")
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))

@@ -41,7 +41,8 @@ def start_server(bundle: Path, port: int, log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the server
         return subprocess.Popen(
             [sys.executable, "-m", "serkit.cli", "serve", "--model", str(bundle), "--port", str(port),
-             "--log-level", "warning"],
+             "--log-level", "warning", "--max-concurrency", "3", "--max-queue", "5",
+             "--request-timeout", "30"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)  # its own process group: cleaned up as one
 
@@ -76,7 +77,10 @@ def test_serve_answers_over_http(tiny_bundle, tmp_path):
     base = f"http://127.0.0.1:{port}"
     proc = start_server(tiny_bundle, port, log)
     try:
-        assert wait_until_healthy(proc, base, log) == {"status": "ok", "models": ["tiny"]}
+        health = wait_until_healthy(proc, base, log)
+        assert health["status"] == "ok" and health["models"] == ["tiny"]
+        assert {k: health["load"][k] for k in ("max_concurrency", "max_queue", "request_timeout_s")} \
+            == {"max_concurrency": 3, "max_queue": 5, "request_timeout_s": 30.0}
         form = httpx.post(f"{base}/v1/predict", files={"file": ("clip.wav", clip.read_bytes(), "audio/wav")},
                           timeout=30)
         assert form.status_code == 200, form.text
@@ -89,6 +93,8 @@ def test_serve_answers_over_http(tiny_bundle, tmp_path):
         bad = httpx.post(f"{base}/v1/predict", content=b"not audio at all",
                          headers={"content-type": "audio/wav"}, timeout=30)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_audio"
+        load = httpx.get(f"{base}/health", timeout=5).json()["load"]
+        assert load["completed"] == 3 and load["running"] == load["queued"] == load["rejected"] == 0
     finally:
         code = stop(proc)
     assert code == 0, log.read_text()

@@ -36,6 +36,15 @@ def add_parser(commands) -> None:
                        help="largest request body in MiB; larger ones get 413 (default 20)")
     serve.add_argument("--max-duration-s", type=float, default=600.0,
                        help="longest audio in seconds; longer gets 400 (default 600)")
+    serve.add_argument("--max-concurrency", type=int, default=None, metavar="N",
+                       help="predictions run at once per worker process (default: the cores "
+                       "available to it)")
+    serve.add_argument("--max-queue", type=int, default=None, metavar="N",
+                       help="requests that may wait for a free slot per worker process; more get "
+                       "503 with a Retry-After header at once (default 4 per --max-concurrency)")
+    serve.add_argument("--request-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="time limit of a request (upload, wait and prediction): 408, 503 or "
+                       "504 past it (default 60)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info",
                        help="uvicorn's log level (default info)")
     serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
@@ -81,9 +90,18 @@ def _settings(args):
         raise ConfigError(f"--max-upload-mb must be positive, not {args.max_upload_mb:g}")
     if not args.max_duration_s > 0:
         raise ConfigError(f"--max-duration-s must be positive, not {args.max_duration_s:g}")
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise ConfigError(f"--max-concurrency must be at least 1, not {args.max_concurrency}")
+    if args.max_queue is not None and args.max_queue < 0:
+        raise ConfigError(f"--max-queue must be 0 or more, not {args.max_queue}")
+    if not 0 < args.request_timeout < float("inf"):
+        raise ConfigError(f"--request-timeout must be a positive number of seconds, "
+                          f"not {args.request_timeout:g}")
     return ServerSettings(models=tuple(args.model or [DEFAULT_MODEL]),
                           max_upload_bytes=max(1, round(args.max_upload_mb * 2**20)),
-                          max_duration_s=args.max_duration_s)
+                          max_duration_s=args.max_duration_s,
+                          max_concurrency=args.max_concurrency, max_queue=args.max_queue,
+                          request_timeout_s=args.request_timeout)
 
 
 def _check_listen(host: str, port: int, workers: int) -> None:

@@ -5,11 +5,14 @@ Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see erro
 - ``POST /v1/predict``  audio → label, probabilities, duration, model
 - ``POST /v1/timeline`` audio → windows and segments over time (``window``, ``hop`` seconds)
 - ``GET /v1/models``    the served models
-- ``GET /health``       liveness and the served model names
+- ``GET /health``       liveness, the served model names and the load (admission.py)
 - ``GET /docs``, ``GET /openapi.json``  the interactive docs and the schema
 
 Audio comes as a multipart upload (field ``file``) or as the raw body with an audio
 Content-Type; both POST endpoints take ``?model=NAME`` (default: the first model).
+They are under admission control (:mod:`serkit.server.admission`): a bounded number run at
+once, a bounded number wait, the rest get 503 with Retry-After, and each request has a time
+limit. The GET endpoints answer from memory and are never throttled.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
-from starlette.concurrency import run_in_threadpool
 
+from serkit.server.admission import Admission, resolve_limits
 from serkit.server.errors import install_error_handlers
 from serkit.server.schemas import (
     ErrorOut,
@@ -33,7 +36,9 @@ from serkit.server.service import ModelService
 from serkit.server.settings import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_REQUEST_TIMEOUT_S,
     ServerSettings,
+    check_admission,
     check_limits,
     load_models,
 )
@@ -56,7 +61,11 @@ AUDIO_ERRORS = {
     404: {"model": ErrorOut, "description": "no model of that name on this server"},
     413: {"model": ErrorOut, "description": "the upload is larger than the server's limit"},
     415: {"model": ErrorOut, "description": "the Content-Type is neither multipart nor audio"},
+    408: {"model": ErrorOut, "description": "the upload did not arrive within the time limit"},
     422: {"model": ErrorOut, "description": "a query parameter is invalid"},
+    503: {"model": ErrorOut, "description": "the server is at capacity, or the request waited "
+          "its time limit for a free slot; retry after the seconds in the Retry-After header"},
+    504: {"model": ErrorOut, "description": "the prediction did not finish within the time limit"},
 }
 API_DESCRIPTION = (
     "Send audio (wav, flac or ogg) as a multipart upload in the form field `file`, or as the "
@@ -70,6 +79,9 @@ def create_app(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    max_concurrency: int | None = None,
+    max_queue: int | None = None,
+    request_timeout_s: float | None = DEFAULT_REQUEST_TIMEOUT_S,
     torch_threads: int | None = 1,
     warm_up: bool = True,
 ) -> FastAPI:
@@ -80,13 +92,19 @@ def create_app(
             first is the default model.
         max_upload_bytes: largest request body accepted (413 above it).
         max_duration_s: longest audio accepted (400 above it); None for no cap.
+        max_concurrency: predictions run at once (None: the cores available to the process).
+        max_queue: requests admitted to wait for a slot; more get 503 with Retry-After at
+            once (None: 4 per concurrent prediction; 0: none wait).
+        request_timeout_s: time limit of a request from its admission (upload, wait and
+            prediction); None for none. A prediction that overruns it is answered 504 but
+            keeps its slot until it ends (a thread cannot be stopped).
         torch_threads: torch intra-op threads for this process (None leaves it). One
             thread per request keeps concurrent requests from fighting over the cores.
         warm_up: predict once per model now, so that the first request is not the one
             that pays the feature pipeline's one-off start-up cost (seconds).
 
     Raises:
-        ConfigError: no models, or a limit that is not positive.
+        ConfigError: no models, or a limit out of its range.
 
     Example:
         >>> from serkit.inference import load_model       # doctest: +SKIP
@@ -94,6 +112,8 @@ def create_app(
         >>> # uvicorn.run(app) or fastapi.testclient.TestClient(app)
     """
     check_limits(max_upload_bytes, max_duration_s)
+    check_admission(max_concurrency, max_queue, request_timeout_s)
+    admission = Admission(*resolve_limits(max_concurrency, max_queue), request_timeout_s)
     service = ModelService(_by_name(models), max_duration_s=max_duration_s)
     if torch_threads is not None:
         import torch
@@ -107,8 +127,9 @@ def create_app(
                   summary="Speech emotion recognition over HTTP",
                   description=API_DESCRIPTION)
     app.state.service = service
+    app.state.admission = admission
     install_error_handlers(app)
-    app.include_router(_routes(service, max_upload_bytes))
+    app.include_router(_routes(service, admission, max_upload_bytes))
     return app
 
 
@@ -118,7 +139,7 @@ def _by_name(models) -> dict[str, Recognizer]:
     return {models.name: models}
 
 
-def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
+def _routes(service: ModelService, admission: Admission, max_upload_bytes: int) -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/predict", response_model=PredictionOut, responses=AUDIO_ERRORS,
@@ -126,8 +147,8 @@ def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
     async def predict(request: Request, model: str | None = MODEL_QUERY) -> dict:
         """The most probable emotion of the whole clip and each label's probability."""
         name = service.resolve(model)  # before reading: an unknown model costs no upload
-        upload = await read_upload(request, max_upload_bytes)
-        return await run_in_threadpool(service.predict, name, upload)
+        return await admission.run(lambda: read_upload(request, max_upload_bytes),
+                                   lambda upload: service.predict(name, upload))
 
     @router.post("/v1/timeline", response_model=TimelineOut, responses=AUDIO_ERRORS,
                  openapi_extra=AUDIO_BODY, summary="Emotion over time in a recording")
@@ -140,8 +161,9 @@ def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
     ) -> dict:
         """Predictions on overlapping windows, and the segments of one label they make."""
         name = service.resolve(model)
-        upload = await read_upload(request, max_upload_bytes)
-        return await run_in_threadpool(service.timeline, name, upload, window_s=window, hop_s=hop)
+        return await admission.run(
+            lambda: read_upload(request, max_upload_bytes),
+            lambda upload: service.timeline(name, upload, window_s=window, hop_s=hop))
 
     # These answer from memory: async, so they never queue behind predictions for a thread.
     @router.get("/v1/models", response_model=list[ModelOut], summary="The served models")
@@ -149,10 +171,11 @@ def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
         """Name, labels, sample rate and description of each model this server answers with."""
         return service.describe()
 
-    @router.get("/health", response_model=HealthOut, summary="Liveness check")
+    @router.get("/health", response_model=HealthOut, summary="Liveness check and load")
     async def health() -> dict:
-        """``ok`` once the models are loaded (the server listens only then)."""
-        return {"status": "ok", "models": list(service.models)}
+        """``ok`` once the models are loaded (the server listens only then), and the load of
+        this worker process: its limits, what runs and waits now, and counts since start."""
+        return {"status": "ok", "models": list(service.models), "load": admission.snapshot()}
 
     @router.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -164,7 +187,9 @@ def _routes(service: ModelService, max_upload_bytes: int) -> APIRouter:
 def app_from_settings(settings: ServerSettings):
     """The FastAPI app for ``settings``, its models loaded."""
     return create_app(load_models(settings.models), max_upload_bytes=settings.max_upload_bytes,
-                      max_duration_s=settings.max_duration_s)
+                      max_duration_s=settings.max_duration_s,
+                      max_concurrency=settings.max_concurrency, max_queue=settings.max_queue,
+                      request_timeout_s=settings.request_timeout_s)
 
 
 def app_from_env():

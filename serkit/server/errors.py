@@ -22,17 +22,22 @@ HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
 
 
 class ApiError(Exception):
-    """A request the API refuses, with the HTTP status, a short code and a message."""
+    """A request the API refuses, with the HTTP status, a short code, a message and any
+    headers to send with it (``Retry-After`` on a 503)."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -47,7 +52,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
 async def _audio_error(request: Request, exc: AudioError) -> JSONResponse:

@@ -44,9 +44,26 @@ class ModelOut(BaseModel):
     description: str
 
 
+class LoadOut(BaseModel):
+    """The admission limits of the worker process that answered, and its load."""
+
+    max_concurrency: int = Field(description="predictions run at once, at most")
+    max_queue: int = Field(description="requests that may wait for a slot; more get 503")
+    request_timeout_s: float | None = Field(description="time limit of a request (none: null)")
+    running: int = Field(description="predictions running now, abandoned ones included")
+    abandoned: int = Field(description="predictions still running after their request timed "
+                           "out (a thread cannot be stopped: each holds its slot until it ends)")
+    queued: int = Field(description="requests admitted and waiting for a slot (or their upload)")
+    admitted: int = Field(description="requests admitted since start")
+    completed: int = Field(description="predictions ended since start (answered, failed or abandoned)")
+    rejected: int = Field(description="requests refused with 503 at once since start (at capacity)")
+    timed_out: int = Field(description="requests answered 408, 503 or 504 at their time limit")
+
+
 class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     models: list[str] = Field(description="names of the served models")
+    load: LoadOut
 
 
 class ErrorDetail(BaseModel):

@@ -1,8 +1,8 @@
 """What the endpoints do once the audio is read: choose a model, decode, predict.
 
-Its methods are plain blocking functions: the app runs them in Starlette's thread pool,
-so a long prediction never stalls the event loop and requests are served side by side
-(a Recognizer is safe to call from several threads at once).
+Its methods are plain blocking functions: the app runs them in the thread pool of its
+admission control (admission.py), so a long prediction never stalls the event loop and
+requests are served side by side (a Recognizer is safe to call from several threads at once).
 """
 
 from __future__ import annotations
