@@ -186,6 +186,21 @@ def test_find_samples_is_recursive_sorted_and_skips_hidden_files(tmp_path):
         ["a/c.FLAC", "a/d.ogg", "b.wav"]
 
 
+def test_find_samples_skips_links_that_lead_outside_the_folder(tmp_path):
+    samples, outside = tmp_path / "samples", tmp_path / "private"
+    for name in ("samples/a.wav", "samples/sub/b.wav", "private/secret.wav", "private/more/c.wav"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (samples / "leak.wav").symlink_to(outside / "secret.wav")
+    (samples / "leaks").symlink_to(outside / "more", target_is_directory=True)
+    (samples / "alias.wav").symlink_to("sub/b.wav")  # inside: kept
+    (samples / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    assert [p.relative_to(samples).as_posix() for p in find_samples(samples)] == \
+        ["a.wav", "alias.wav", "sub/b.wav"]
+    # A samples folder that is itself a link is fine: what counts is where its files lie.
+    (tmp_path / "link").symlink_to(samples, target_is_directory=True)
+    assert [p.name for p in find_samples(tmp_path / "link")] == ["a.wav", "alias.wav", "b.wav"]
+
 def test_settings_round_trip_through_the_environment(tmp_path):
     settings = DemoSettings(samples=tmp_path, model="my_model")
     assert DemoSettings.from_environ(settings.to_environ()) == settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -171,6 +172,91 @@ def test_not_json_and_not_a_bundle(tiny_bundle, tmp_path):
         read_bundle(tmp_path / "nowhere")
     # The bundle.json path itself works too.
     assert read_bundle(tiny_bundle / "bundle.json")["name"] == "tiny"
+
+
+def test_deeply_nested_json_is_a_config_error(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    (folder / "bundle.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        read_bundle(folder)
+    deep = []
+    for _ in range(200):
+        deep = [deep]
+    edit_json_text = json.loads((tiny_bundle / "bundle.json").read_text())
+    edit_json_text["training"] = {"x": deep}
+    (folder / "bundle.json").write_text(json.dumps(edit_json_text))
+    with pytest.raises(ConfigError, match="nested more than 64 levels"):
+        read_bundle(folder)
+    (folder / "bundle.json").write_text('{"format": ' + "1" * 5000 + "}")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        read_bundle(folder)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"channels": "lots", "kernel_size": 3}, "channels must be a list of integers, not 'lots'"),
+    ({"channels": [8, 16], "kernel_size": "3"}, "kernel_size must be an integer, not '3'"),
+    ({"channels": [8, 16], "kernel_size": 3, "dropout": None}, "dropout must be a finite number"),
+    ({"channels": [200000, 200000], "kernel_size": 3}, r"channels\[0\] is 200000, over the limit of 65536"),
+    ({"channels": [60000, 60000], "kernel_size": 3}, r"parameters, over the limit of 100,000,000"),
+])
+def test_model_params_of_a_bundle_are_checked_before_building(tiny_bundle, tmp_path, params, message):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    edit_json(folder, lambda i: i["model"].update(params=params))
+    with pytest.raises(ConfigError, match=f"model cannot be built: model 'cnn'.*{message}"):
+        load_model(folder)
+
+
+def test_feature_params_of_a_bundle_are_checked(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    edit_json(folder, lambda i: i["features"]["params"].update(n_mfcc="25"))
+    with pytest.raises(ConfigError, match="features cannot be built: feature 'fusion107': n_mfcc must be an integer"):
+        load_model(folder)
+
+
+def test_a_weights_file_that_is_a_link_is_refused_before_reading(tiny_bundle, tmp_path, monkeypatch):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    outside = tmp_path / "elsewhere" / "weights.pt"
+    outside.parent.mkdir()
+    shutil.move(folder / "weights.pt", outside)
+    (folder / "weights.pt").symlink_to(outside)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    with pytest.raises(ConfigError, match="weights.pt: the bundle's weights file is a symbolic link"):
+        load_model(folder)
+    assert not any(p.endswith("weights.pt") for p in opened)
+    # A link to a file inside the folder is refused too: bundles hold plain files.
+    (folder / "weights.pt").unlink()
+    shutil.move(outside, folder / "real.pt")
+    (folder / "weights.pt").symlink_to("real.pt")
+    with pytest.raises(ConfigError, match="symbolic link"):
+        load_model(folder)
+
+
+def test_a_bundle_json_that_is_a_link_or_not_a_file_is_refused(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    shutil.move(folder / "bundle.json", tmp_path / "elsewhere.json")
+    (folder / "bundle.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(ConfigError, match="bundle.json: the bundle's description is a symbolic link"):
+        read_bundle(folder)
+    (folder / "bundle.json").unlink()
+    (folder / "bundle.json").mkdir()
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_bundle(folder)
+
+
+def test_a_weights_name_too_long_for_the_file_system_is_a_config_error(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    edit_json(folder, lambda i: i.update(weights="9" * 5000 + ".pt"))
+    with pytest.raises(ConfigError, match="weights file cannot be read"):
+        load_model(folder)
+
+def test_a_weights_file_that_is_a_fifo_is_refused_without_blocking(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    (folder / "weights.pt").unlink()
+    os.mkfifo(folder / "weights.pt")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_model(folder)
 
 
 # --- bundles from runs ----------------------------------------------------------------

@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -259,10 +260,74 @@ def test_two_jobs_give_the_same_results_as_one(clips, tiny_bundle, tmp_path, cap
 
 # --- usage errors -------------------------------------------------------------------------------
 
-def test_a_missing_path_is_one_error_line(clips, tiny_bundle, tmp_path, capsys):
-    code, out, err = predict(clips, tmp_path / "nowhere", "--model", tiny_bundle, capsys=capsys)
-    assert code == 2 and out == ""
-    assert err.strip() == f"serkit: error: not found: {tmp_path / 'nowhere'}; check the path"
+def test_a_missing_path_is_an_error_line_and_the_batch_goes_on(clips, tiny_bundle, tmp_path, capsys):
+    missing, gone = tmp_path / "missing.wav", tmp_path / "nowhere"
+    code, out, err = predict(clips / "tone0.wav", missing, gone, "--model", tiny_bundle,
+                             "--format", "jsonl", capsys=capsys)
+    assert code == 1
+    by_name = {Path(r["path"]).name: r for r in jsonl(out)}
+    assert set(by_name) == {"tone0.wav", "missing.wav", "nowhere"}
+    assert list(by_name["tone0.wav"]["probabilities"]) == TINY_LABELS
+    assert by_name["missing.wav"]["error"] == by_name["nowhere"]["error"] == "file not found; check the path"
+    assert err.strip() == "serkit predict: 3 files: 3 predicted, 2 failed"
+    # Only missing paths: each still gets its line, and the status says some failed.
+    code, out, _ = predict(missing, "--model", tiny_bundle, capsys=capsys)
+    assert code == 1 and "missing.wav" in out and "ERROR" in out and "file not found" in out
+
+
+def test_help_gives_the_exit_statuses_the_readme_gives(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert "A bad file (missing, empty, corrupt, not audio, silent, too short) gets its own error line" in readme
+    assert "the exit status is 1 when some file failed" in readme
+    assert "A file that cannot be used (missing, empty, corrupt, not audio, silent, too short) gets its own error line" in text
+    assert "1 when some files failed (a missing path too;" in text
+    usage = text[text.index("2 for a usage error"):]
+    assert "missing" not in usage
+
+
+@pytest.mark.parametrize("name", ["results", "results.jsonl", "results.csv"])
+def test_an_output_that_is_a_folder_is_one_error_line(clips, tiny_bundle, tmp_path, capsys, name):
+    (tmp_path / name).mkdir()
+    code, out, err = predict(clips, "--model", tiny_bundle, "--output", tmp_path / name, capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"serkit: error: --output {tmp_path / name} is a folder; name a file in it")
+    assert list((tmp_path / name).iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out.jsonl"])
+def test_an_output_that_cannot_be_written_is_one_error_line(clips, tiny_bundle, tmp_path, capsys, name):
+    (tmp_path / "file").write_text("a file, not a folder")
+    output = tmp_path / "file" / "sub" / name
+    code, out, err = predict(clips, "--model", tiny_bundle, "--output", output, capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.strip() == f"serkit: error: --output {output} cannot be written: {tmp_path / 'file'} is not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_output_in_a_read_only_folder_is_one_error_line(clips, tiny_bundle, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = predict(clips, "--model", tiny_bundle, "--output", locked / "out.jsonl", capsys=capsys)
+    assert code == 2 and "no permission to write in" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_name_with_a_newline_keeps_one_table_row_per_file(tmp_path, tiny_bundle, capsys):
+    odd = write_tone(tmp_path / "two\nlines\x1b[2J.wav", seconds=0.6)
+    (tmp_path / "empty\tname.wav").write_bytes(b"")
+    code, out, _ = predict(tmp_path, "--model", tiny_bundle, capsys=capsys)
+    assert code == 1
+    header, *rows = out.splitlines()
+    assert len(rows) == 2 and "\x1b" not in out
+    assert rows[0].startswith(str(tmp_path / "empty\\tname.wav")) and "ERROR" in rows[0]
+    assert rows[1].startswith(str(tmp_path / "two\\nlines\\x1b[2J.wav"))
+    assert rows[1].split()[1] in TINY_LABELS
+    assert header.index("label") == rows[1].index(rows[1].split()[1])  # still aligned
+    # jsonl and csv keep the real name (their quoting holds a newline).
+    code, out, _ = predict(odd, "--model", tiny_bundle, "--format", "jsonl", capsys=capsys)
+    assert jsonl(out)[0]["path"] == str(odd)
 
 
 def test_an_unknown_model_is_one_error_line(clips, capsys):

@@ -15,14 +15,15 @@ DESCRIPTION = """\
 Predict the emotion of audio files. PATHs are files or folders (searched recursively
 for wav, flac, ogg, mp3, ... files that libsndfile reads).
 
-A file that cannot be used (empty, corrupt, not audio, silent, too short) gets its own
-error line and the others go on. With --output, jsonl and csv results are appended as
-they are made; rerunning the same command skips the files already in the file (an
-interrupted last line is redone).
+A file that cannot be used (missing, empty, corrupt, not audio, silent, too short) gets
+its own error line and the others go on. With --output, jsonl and csv results are
+appended as they are made; rerunning the same command skips the files already in the
+file (an interrupted last line is redone).
 
-exit status: 0 when every file was predicted, 1 when some files failed (their error
-lines say why; files that failed in an earlier, resumed run count too), 2 for a usage
-error (missing path, unknown model, bad option)."""
+exit status: 0 when every file was predicted, 1 when some files failed (a missing path
+too; their error lines say why; files that failed in an earlier, resumed run count too),
+2 for a usage error, when nothing is predicted (unknown model, bad option, an --output
+that is a folder or cannot be written, folders without audio files)."""
 
 EPILOG = """\
 examples:

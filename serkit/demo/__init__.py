@@ -55,6 +55,9 @@ def find_samples(folder: str | Path) -> list[Path]:
     """The audio files under ``folder`` (see :func:`serkit.audio.find_audio`: recursive,
     sorted by path, hidden files and folders skipped).
 
+    A symbolic link (to a file, or to a folder of files) that leads outside ``folder`` is
+    skipped: the page offers, plays and reads only what lies in the samples folder.
+
     Raises:
         ConfigError: ``folder`` does not exist or is not a folder.
     """
@@ -64,4 +67,12 @@ def find_samples(folder: str | Path) -> list[Path]:
             f"samples folder {str(folder)!r} not found; pass an existing folder of "
             f"{'/'.join(s.lstrip('.') for s in AUDIO_EXTENSIONS)} files with --samples"
         )
-    return find_audio(folder)
+    root = folder.resolve()
+    return [path for path in find_audio(folder) if _inside(path, root)]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):  # vanished, or a link loop
+        return False

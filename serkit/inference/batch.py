@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import math
+import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -56,28 +57,34 @@ def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
 
     Folders are searched by :func:`serkit.audio.find_audio` (audio extensions, hidden files
     and folders skipped). A file named explicitly is taken whatever its extension, so that
-    a wrong file gets an error line rather than being silently ignored.
+    a wrong file gets an error line rather than being silently ignored; so is a path that
+    does not exist (its line says "file not found", and the other files go on).
 
     Returns:
         Sorted, without duplicates (the same file reached twice counts once).
 
     Raises:
-        AudioError: a path that does not exist, or no audio file at all.
+        AudioError: no audio file at all (only folders without audio files).
     """
-    missing = [str(p) for p in paths if not Path(p).exists()]
-    if missing:
-        raise AudioError(f"not found: {', '.join(missing)}; check the path"
-                         + ("s" if len(missing) > 1 else ""))
     from serkit.audio import AUDIO_EXTENSIONS, find_audio
 
     found: dict[Path, Path] = {}
     for root in map(Path, paths):
         for file in find_audio(root) if root.is_dir() else [root]:
-            found.setdefault(file.resolve(), file)
+            found.setdefault(_resolved(file), file)
     if not found:
         raise AudioError(f"no audio files ({', '.join(e.lstrip('.') for e in AUDIO_EXTENSIONS)}) in "
                          f"{', '.join(map(str, paths))}")
     return sorted(found.values(), key=str)
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` made absolute with links resolved; as given (absolute) where it cannot be
+    (a symlink loop: Python < 3.13 raises RuntimeError for those)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return path.absolute()
 
 
 # --- one file -----------------------------------------------------------------------------
@@ -137,7 +144,7 @@ def predict_records(recognizer, files: Sequence[Path], *, jobs: int = 1,
     ``recognizer.path`` once, torch on one thread); otherwise this process does, on one
     torch thread.
     """
-    items = [(str(f.resolve()), str(f)) for f in files]
+    items = [(str(_resolved(f)), str(f)) for f in files]
     if jobs > 1 and len(items) >= MIN_FILES_PER_WORKER * jobs and recognizer.path is not None:
         yield from _pool_records(recognizer, items, jobs, timeline)
     else:
@@ -263,22 +270,24 @@ class TableWriter:
         self.stream = stream
         self.labels = list(labels)
         self.path_width = max(4, path_width)
-        self.label_width = max(5, *(len(label) for label in self.labels))
+        self.label_width = max(5, *(len(_printable(label)) for label in self.labels))
 
     def header(self) -> None:
         cells = ["path".ljust(self.path_width), "label".ljust(self.label_width), "    p",
-                 *(label.rjust(max(5, len(label))) for label in self.labels)]
+                 *(_printable(label).rjust(max(5, len(_printable(label)))) for label in self.labels)]
         self._line("  ".join(cells).rstrip())
 
     def write(self, record: dict) -> None:
-        head = [record["path"].ljust(self.path_width)]
+        # A file name may hold a newline or a terminal escape: one row per file, whatever it is.
+        head = [_printable(record["path"]).ljust(self.path_width)]
         if "error" in record:
-            self._line("  ".join([*head, "ERROR".ljust(self.label_width), _one_line(record["error"])]))
+            self._line("  ".join([*head, "ERROR".ljust(self.label_width),
+                                  _printable(_one_line(record["error"]))]))
             return
         probabilities = record["probabilities"]
-        cells = [*head, record["label"].ljust(self.label_width),
+        cells = [*head, _printable(record["label"]).ljust(self.label_width),
                  f"{probabilities[record['label']]:.3f}",
-                 *(f"{probabilities[c]:.3f}".rjust(max(5, len(c))) for c in self.labels)]
+                 *(f"{probabilities[c]:.3f}".rjust(max(5, len(_printable(c)))) for c in self.labels)]
         lines = ["  ".join(cells)]
         for segment in record.get("timeline", {}).get("segments", []):
             span = f"{segment['start_s']:7.2f} - {segment['end_s']:7.2f} s"
@@ -295,7 +304,15 @@ WRITERS = {"table": TableWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split("\n"))
+    return " ".join(str(text).splitlines())
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (newline, tab, escape, ...) written as ``\\n``,
+    ``\\t``, ``\\x1b``: one line that cannot move a terminal's cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 # --- resume ---------------------------------------------------------------------------------
@@ -412,8 +429,9 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
 
     Raises:
         ConfigError: unknown format or model, csv with a timeline, bad windowing or jobs,
-            or an output that is not results of this kind.
-        AudioError: a path that does not exist, or no audio files.
+            an output that is not results of this kind or that cannot be written (a
+            folder, in a folder that cannot be made or written).
+        AudioError: no audio files (a path that does not exist gets its own error line).
     """
     from serkit.inference import MIN_DURATION_S, load_model
     from serkit.inference.timeline import check_windowing
@@ -426,12 +444,37 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
                               "not fit csv's one row per file; use --format jsonl or table")
         check_windowing(timeline.window_s, timeline.hop_s, min_window_s=MIN_DURATION_S)
     jobs = resolve_jobs(jobs)
+    output = Path(output) if output is not None else None
+    if output is not None:
+        check_output(output)
     files = find_audio_files(paths)
     recognizer = load_model(model)
-    output = Path(output) if output is not None else None
     if output is not None and fmt in RESUMABLE_FORMATS:
         return _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress)
     return _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout or sys.stdout)
+
+
+def check_output(output: Path) -> None:
+    """ConfigError unless ``output`` can be written as a results file, checked before any work.
+
+    It must not be a folder or another non-regular file, and its folder must exist or be
+    creatable, and be writable.
+    """
+    if output.is_dir():
+        raise ConfigError(f"--output {output} is a folder; name a file in it, e.g. "
+                          f"{output / 'predictions.jsonl'}")
+    if output.exists() and not output.is_file():
+        raise ConfigError(f"--output {output} is not a regular file; leave out --output to "
+                          "write to standard output")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise ConfigError(f"--output {output} cannot be written (no permission); pass another file")
+    folder = output.absolute().parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--output {output} cannot be written: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--output {output} cannot be written: no permission to write in {folder}")
 
 
 def _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout) -> BatchSummary:
@@ -452,9 +495,9 @@ def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> 
     if output.exists() and output.stat().st_size != len(complete):
         log.warning("%s: dropping a torn last line from an interrupted run", output)
         atomic_write_bytes(output, complete)
-    done = {Path(r["path"]).resolve(): r for r in previous}
-    todo = [f for f in files if f.resolve() not in done]
-    failed_before = sum(1 for f in files if "error" in done.get(f.resolve(), {}))
+    done = {_resolved(Path(r["path"])): r for r in previous}
+    todo = [f for f in files if _resolved(f) not in done]
+    failed_before = sum(1 for f in files if "error" in done.get(_resolved(f), {}))
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "a", encoding="utf-8", newline="") as stream:
         failed = _write_all(recognizer, todo, fmt, stream, timeline, jobs, progress,
@@ -485,5 +528,6 @@ def _write_all(recognizer, files, fmt, stream, timeline, jobs, progress, *, head
 
 def _make_writer(fmt: str, stream: IO[str], labels: Sequence[str], files: Iterable[Path]):
     if fmt == "table":
-        return TableWriter(stream, labels, path_width=max((len(str(f)) for f in files), default=4))
+        return TableWriter(stream, labels, path_width=max((len(_printable(str(f))) for f in files),
+                                                            default=4))
     return WRITERS[fmt](stream, labels)

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,11 @@ BUNDLE_FILE = "bundle.json"
 WEIGHTS_FILE = "weights.pt"
 CARD_FILE = "MODEL_CARD.md"
 
+#: The largest bundle.json read: it holds names, parameters, a standardizer and metrics,
+#: a few hundred kB at most; a bigger file is not a bundle's.
+MAX_INFO_BYTES = 64_000_000
+#: How deeply bundle.json may nest (what serkit writes nests under ten levels).
+MAX_INFO_DEPTH = 64
 #: Every key of bundle.json, in the order it is written.
 BUNDLE_KEYS = ("format", "name", "description", "serkit_version", "labels", "sample_rate",
                "features", "model", "standardizer", "weights", "weights_sha256", "training",
@@ -227,16 +233,81 @@ def read_bundle(path: str | Path) -> dict:
         raise ConfigError(f"model bundle {str(folder)!r} not found; pass the folder that holds "
                           f"{BUNDLE_FILE} and {WEIGHTS_FILE}")
     file = folder / BUNDLE_FILE
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise ConfigError(f"{folder} is not a model bundle (it has no {BUNDLE_FILE}); pass the "
                           "folder `serkit bundle` wrote")
+    data = _read_inside(folder, BUNDLE_FILE, what="description", limit=MAX_INFO_BYTES)
     try:
-        info = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        info = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or an int too long to read
         raise ConfigError(f"{file}: not valid JSON ({exc}); the bundle is damaged, rebuild it "
                           "with `serkit bundle`") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: nested too deeply to be a bundle description; the bundle is "
+                          "damaged, rebuild it with `serkit bundle`") from None
+    if _depth_over(info, MAX_INFO_DEPTH):
+        raise ConfigError(f"{file}: nested more than {MAX_INFO_DEPTH} levels deep; the bundle is "
+                          "damaged, rebuild it with `serkit bundle`")
     _check_info(info, folder)
     return info
+
+
+def _read_inside(folder: Path, name: str, *, what: str, limit: int | None = None) -> bytes:
+    """The bytes of ``folder/name``, which must be a regular file in the bundle folder itself.
+
+    A symbolic link is refused before anything is read, wherever it points: a bundle is a
+    self-contained folder, and following a link could read any file on the machine. So
+    is anything but a regular file (a FIFO would block the reader forever).
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ConfigError: a link, not a regular file, over ``limit`` bytes, or unreadable.
+    """
+    path = folder / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a name too long, a folder that cannot be searched, ...
+        raise ConfigError(f"{path}: the bundle's {what} cannot be read ({exc.strerror})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ConfigError(f"{path}: the bundle's {what} is a symbolic link (to "
+                          f"{os.readlink(path)!r}); a bundle's files must be plain files in its "
+                          "folder: copy the file in place of the link")
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path}: the bundle's {what} is not a regular file; the bundle is damaged")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # ELOOP: replaced by a link since the check; EACCES, ...
+        raise ConfigError(f"{path}: the bundle's {what} cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as stream:
+        st = os.fstat(stream.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: the bundle's {what} is not a regular file; the bundle is damaged")
+        if limit is not None and st.st_size > limit:
+            raise ConfigError(f"{path}: {st.st_size:,} bytes is more than a bundle's {what} holds "
+                              f"(the limit is {limit:,}); the bundle is damaged")
+        try:
+            return stream.read()
+        except OSError as exc:
+            raise ConfigError(f"{path}: the bundle's {what} cannot be read ({exc.strerror})") from None
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests deeper than ``limit`` levels; no recursion."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
 
 
 def _check_info(info: Any, folder: Path) -> None:
@@ -268,7 +339,8 @@ def _check_info(info: Any, folder: Path) -> None:
                           f"{len(info['labels'])} labels")
     _check_standardizer(info["standardizer"], model["n_features"], where)
     weights = info["weights"]
-    if not isinstance(weights, str) or Path(weights).name != weights or weights in ("", ".", ".."):
+    if not isinstance(weights, str) or Path(weights).name != weights or weights in ("", ".", "..") \
+            or "\0" in weights or "\\" in weights:
         raise ConfigError(f"{where}: weights must be a file name inside the bundle, not {weights!r}")
     sha = info["weights_sha256"]
     if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
@@ -301,8 +373,8 @@ def _check_standardizer(state: Any, n_features: int, where: str) -> None:
         raise ConfigError(f"{where}: standardizer must be null or {{\"mean\", \"scale\"}}, not {state!r}")
     try:
         scaler = Standardizer.from_state(state)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: standardizer: {exc}") from None
+    except (ConfigError, TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{where}: standardizer: {_first_line(exc)}") from None
     if scaler.mean.shape[0] != n_features:
         raise ConfigError(f"{where}: the standardizer has {scaler.mean.shape[0]} dimensions but the "
                           f"model reads {n_features} features")
@@ -347,7 +419,7 @@ def load_weights(folder: str | Path, info: Mapping[str, Any]) -> dict:
 
     path = Path(folder) / info["weights"]
     try:
-        data = path.read_bytes()
+        data = _read_inside(Path(folder), info["weights"], what="weights file")
     except FileNotFoundError:
         raise ConfigError(f"{path}: the bundle's weights file is missing; the bundle is "
                           "incomplete, rebuild it with `serkit bundle`") from None
@@ -373,32 +445,47 @@ def load_parts(folder: str | Path) -> tuple[dict, Any, Any, Any]:
         ConfigError: an invalid or damaged bundle, or one naming features or a model that
             this serkit does not have (the message names them).
     """
-    from serkit.features import make_features
+    from serkit.features import FEATURES, make_features
     from serkit.features.extract import Standardizer
+    from serkit.models.bounds import MAX_FEATURE_INT, check_params_types
 
     info = read_bundle(folder)
     folder = Path(folder)
+    if folder.name == BUNDLE_FILE and not folder.is_dir():
+        folder = folder.parent
     where = str(folder)
+    features = info["features"]
     try:
-        extractor = make_features(info["features"]["name"], **info["features"]["params"])
+        FEATURES.check_params(features["name"], features["params"])
+        check_params_types("feature", features["name"], FEATURES.get(features["name"]),
+                           features["params"], max_int=MAX_FEATURE_INT)
+        extractor = make_features(features["name"], **features["params"])
+        dim, rate = extractor.dim, extractor.sample_rate
     except ConfigError as exc:
         raise ConfigError(f"{where}: the bundle's features cannot be built: {exc}") from None
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise ConfigError(f"{where}: the bundle's features cannot be built from "
+                          f"{features['params']}: {_first_line(exc)}") from None
     model_info = info["model"]
-    if extractor.dim != model_info["n_features"] or extractor.sample_rate != info["sample_rate"]:
+    if dim != model_info["n_features"] or rate != info["sample_rate"]:
         raise ConfigError(
             f"{where}: features {info['features']['name']!r} give {extractor.dim} dimensions at "
             f"{extractor.sample_rate} Hz, but the bundle says {model_info['n_features']} at "
             f"{info['sample_rate']} Hz; the bundle is inconsistent, rebuild it"
         )
     try:
+        # make_model checks the parameters' types and the model's size before building it.
         model = build_model(model_info["name"], model_info["params"], model_info["n_features"],
                             model_info["n_classes"])
     except ConfigError as exc:
         raise ConfigError(f"{where}: the bundle's model cannot be built: {exc}") from None
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise ConfigError(f"{where}: the bundle's model cannot be built from "
+                          f"{model_info['params']}: {_first_line(exc)}") from None
     state = load_weights(folder, info)
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ConfigError(f"{where}: the weights do not fit model {model_info['name']!r} "
                           f"({_first_line(exc)}); the bundle is damaged or was made by another "
                           "serkit version") from None

@@ -38,6 +38,15 @@ from serkit.models.baselines import (
     TransformerClassifier,
     make_svm,
 )
+from serkit.models.bounds import (
+    MAX_DEPTH,
+    MAX_PARAMETERS,
+    MAX_WIDTH,
+    check_depths,
+    check_io_sizes,
+    check_model_size,
+    check_params_types,
+)
 from serkit.models.mlp import MLPClassifier
 from serkit.models.speechnet import SpeechNet
 
@@ -88,9 +97,35 @@ def make_model(name: str, n_features: int, n_classes: int, **params: Any):
     """Build model ``name`` for ``n_features`` inputs and ``n_classes`` classes.
 
     Raises:
-        ConfigError: unknown model, unknown parameter, or a parameter out of range.
+        ConfigError: unknown model, unknown parameter, a parameter of the wrong type or out
+            of range, or a model over the size bounds of :mod:`serkit.models.bounds` (checked
+            before anything is allocated).
     """
+    check_model(name, n_features, n_classes, params)
     return MODELS.create(name, n_features, n_classes, **params)
+
+
+def check_model(name: str, n_features: int, n_classes: int, params: Mapping[str, Any]) -> None:
+    """ConfigError unless model ``name`` can be built with ``params`` within the size bounds.
+
+    Checks, before anything is allocated: the parameter names, their types against the
+    constructor's annotations, every size and depth (:mod:`serkit.models.bounds`), then for
+    a torch model its parameter count, by building it on the ``meta`` device.
+
+    Example:
+        >>> check_model("mlp", 107, 5, {"hidden_units": "lots"})
+        Traceback (most recent call last):
+        ...
+        serkit.errors.ConfigError: model 'mlp': hidden_units must be a list of integers, not 'lots'
+    """
+    constructor = MODELS.get(name)
+    MODELS.check_params(name, params)
+    check_io_sizes("model", name, n_features, n_classes)
+    check_params_types("model", name, constructor, params)
+    check_depths("model", name, params)
+    if not is_sklearn(name):
+        check_model_size("model", name, lambda: constructor(n_features, n_classes, **params), params,
+                         n_features, n_classes)
 
 
 def resolved_params(name: str, spec: InputSpec, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -169,6 +204,9 @@ def make_loss(name: str, *, class_weights=None, **params: Any) -> Callable:
 
 __all__ = [
     "LOSSES",
+    "MAX_DEPTH",
+    "MAX_PARAMETERS",
+    "MAX_WIDTH",
     "MODELS",
     "AutoencoderClassifier",
     "CNNClassifier",
@@ -180,6 +218,7 @@ __all__ = [
     "TCNClassifier",
     "TransformerClassifier",
     "check_input",
+    "check_model",
     "is_sklearn",
     "make_loss",
     "make_model",

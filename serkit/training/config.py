@@ -16,9 +16,10 @@ Example YAML::
 from __future__ import annotations
 
 import copy
-import re
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -175,10 +176,19 @@ def load_config(
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config "
+                          f"(the limit is {MAX_CONFIG_BYTES:,}); is it the right file?")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc}); is it a YAML config?") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError(f"{path}: not a usable YAML value ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a mapping of keys to values")
     for item in overrides or []:
@@ -189,9 +199,45 @@ def load_config(
 
 
 def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+    """Build and validate a config from a mapping (what the YAML file holds).
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type or out of range, a name
+            that no registry knows, or parameters a component does not take.
+    """
+    _check_shape(raw, source)
     config = _build(ExperimentConfig, raw, f"{source}:")
     validate(config, source)
     return config
+
+
+#: The largest config file read (a config is a page of YAML; this stops reading a wrong file).
+MAX_CONFIG_BYTES = 10_000_000
+#: How deeply a config may nest, and how many values it may hold (YAML aliases count each
+#: time they are used, so an alias "bomb" or a recursive alias is refused, not expanded).
+MAX_CONFIG_DEPTH = 32
+MAX_CONFIG_VALUES = 100_000
+#: The most seeds one run may have.
+MAX_SEEDS = 10_000
+
+
+def _check_shape(raw: Any, source: str) -> None:
+    """ConfigError for a config nested too deeply or holding too many values."""
+    count = 0
+    stack = [(raw, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"{source}: more than {MAX_CONFIG_VALUES:,} values (with YAML aliases "
+                              "expanded); a config is much smaller")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{source}: nested more than {MAX_CONFIG_DEPTH} levels deep; a config "
+                              "is much flatter")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for item in node.items() for v in item)
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def variant_configs(config: ExperimentConfig) -> dict[str, ExperimentConfig]:
@@ -212,7 +258,15 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"--set expects KEY=VALUE, e.g. training.epochs=20, not {item!r}")
     key, value = item.split("=", 1)
-    set_key(raw, key, yaml.safe_load(value))
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: the value {value!r} is not valid YAML "
+                          f"({' '.join(str(exc).split())})") from None
+    except (RecursionError, ValueError) as exc:
+        raise ConfigError(f"--set {key}: the value {value[:40]!r} is not usable "
+                          f"({type(exc).__name__})") from None
+    set_key(raw, key, parsed)
 
 
 def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
@@ -230,10 +284,17 @@ def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
 
 def validate(config: ExperimentConfig, source: str) -> None:
     t = config.training
+    _check_experiment_name(config.experiment, source)
     if not config.data.corpora:
         raise ConfigError(f"{source}: data.corpora must name at least one corpus")
-    if config.seeds < 1:
-        raise ConfigError(f"{source}: seeds must be at least 1, not {config.seeds}")
+    if not 1 <= config.seeds <= MAX_SEEDS:
+        raise ConfigError(f"{source}: seeds must be between 1 and {MAX_SEEDS}, not {config.seeds}")
+    if not -(2**63) <= config.first_seed <= 2**63 - config.seeds:
+        raise ConfigError(f"{source}: first_seed must be a 64-bit integer, not {config.first_seed}")
+    _check_data(config.data, source)
+    _check_protocol(config.protocol, "protocol", source)
+    for i, protocol in enumerate(config.release.protocols if config.release is not None else ()):
+        _check_protocol(protocol, f"release.protocols[{i}]", source)
     if t.select not in SELECT_CHOICES:
         raise ConfigError(f"{source}: training.select must be one of {SELECT_CHOICES}, not {t.select!r}")
     if t.optimizer not in OPTIMIZERS:
@@ -245,6 +306,7 @@ def validate(config: ExperimentConfig, source: str) -> None:
         raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
     _check_augment(t.augment, source)
     _check_scheduler(t.scheduler, source)
+    _check_loss(t.loss, source)
     if t.random_crop is not None and t.random_crop < 1:
         raise ConfigError(f"{source}: training.random_crop must be a positive number of time steps, "
                           f"not {t.random_crop}")
@@ -256,6 +318,54 @@ def validate(config: ExperimentConfig, source: str) -> None:
                           "e.g. [{split: loso}, {split: loco}]")
     if config.search is not None:
         _validate_search(config, source)
+    if config.variants:
+        _validate_variants(config, source)
+
+
+def _check_experiment_name(name: str, source: str) -> None:
+    # The run folder is runs/<experiment>: the name must stay inside runs/.
+    parts = name.replace("\\", "/").split("/")
+    if not name.strip() or name.startswith("/") or any(p in ("", ".", "..") for p in parts) \
+            or "\0" in name or ":" in parts[0]:
+        raise ConfigError(f"{source}: experiment must be a name like speechnet_emodb_random (it "
+                          f"names the run folder runs/<experiment>), not {name!r}")
+
+
+def _validate_variants(config: ExperimentConfig, source: str) -> None:
+    """Each variant's name must be a folder name, and its config valid, before anything runs."""
+    for name in config.variants:
+        if not re.fullmatch(r"[\w][\w.+-]*", name):
+            raise ConfigError(f"{source}: variant {name!r} must be a folder name (letters, digits, "
+                              "_ . + -), as it names the variant's run folder")
+    variant_configs(config)
+
+
+def _check_data(data: DataConfig, source: str) -> None:
+    """Corpora, their loader options and the label scheme, by name, before any data is read."""
+    from serkit.corpora import LOADERS
+    from serkit.labels import get_scheme
+
+    try:
+        for name in data.corpora:
+            LOADERS.get(name)
+        for name, options in data.loader_options.items():
+            LOADERS.check_params(name, options)
+        get_scheme(data.label_scheme)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: data: {exc}") from None
+
+
+def _check_protocol(protocol: ProtocolConfig, key: str, source: str) -> None:
+    """The split kind and its parameters, as :func:`serkit.splits.make_split` will take them."""
+    from serkit.splits import SPLITS
+
+    try:
+        SPLITS.check_params(protocol.split, protocol.params)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {key}: {exc}") from None
+    seed = protocol.split_seed
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ConfigError(f"{source}: {key}.split_seed must be in [0, 2**32), not {seed}")
 
 
 def _validate_search(config: ExperimentConfig, source: str) -> None:
@@ -284,12 +394,28 @@ def _validate_search(config: ExperimentConfig, source: str) -> None:
 
 def _check_input(config: ExperimentConfig, source: str) -> None:
     """The features' output must be what the model reads: checked here, before any work."""
-    from serkit.features import make_features
-    from serkit.models import check_input
+    from serkit.features import FEATURES, make_features
+    from serkit.labels import EMOTIONS, get_scheme
+    from serkit.models import check_input, check_model, resolved_params
+    from serkit.models.bounds import MAX_FEATURE_INT, check_params_types
 
+    features, model = config.features, config.model
     try:
-        extractor = make_features(config.features.name, **config.features.params)
-        check_input(config.model.name, config.model.params, config.features.name, extractor.spec)
+        FEATURES.check_params(features.name, features.params)
+        check_params_types("feature", features.name, FEATURES.get(features.name), features.params,
+                           max_int=MAX_FEATURE_INT)
+        try:
+            extractor = make_features(features.name, **features.params)
+            spec = extractor.spec
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise ConfigError(f"features {features.name!r} cannot be built with {features.params}: "
+                              f"{_first_line(exc)}") from None
+        check_input(model.name, model.params, features.name, spec)
+        # The real class count is known once the data is read; the scheme's is close enough
+        # to bound the model's size before anything is built.
+        mapping = get_scheme(config.data.label_scheme).mapping
+        n_classes = len(set(mapping.values())) if mapping else len(EMOTIONS)
+        check_model(model.name, spec.dim, n_classes, resolved_params(model.name, spec, model.params))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     if config.training.standardize and extractor.spec.kind in ("waveform", "image"):
@@ -317,6 +443,26 @@ def _check_augment(augment: list[Component], source: str) -> None:
             make_augmentation(component.name, **component.params)
         except ConfigError as exc:
             raise ConfigError(f"{source}: training.augment: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(f"{source}: training.augment: {component.name!r} cannot be built "
+                              f"with {component.params}: {_first_line(exc)}") from None
+
+
+def _check_loss(loss: Component, source: str) -> None:
+    from serkit.models import make_loss
+
+    try:
+        make_loss(loss.name, class_weights=None, **loss.params)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: training.loss: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{source}: training.loss: {loss.name!r} cannot be built with "
+                          f"{loss.params}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _build(cls, raw: Any, where: str):
@@ -325,7 +471,7 @@ def _build(cls, raw: Any, where: str):
         raise ConfigError(f"{where} expected a mapping for {cls.__name__}, not {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted(set(raw) - set(fields), key=str)
     if unknown:
         key = unknown[0]
         close = difflib.get_close_matches(str(key), list(fields), n=1)
@@ -361,6 +507,11 @@ def _convert(hint, value, where: str):
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, not {value!r}")
+        for key in value:
+            if not isinstance(key, str):
+                raise ConfigError(f"{where}: keys must be names (strings), not {key!r}")
+        if typing.get_origin(args[1]) is dict:  # loader_options, variants: name -> mapping
+            return {k: _convert(args[1], {} if v is None else v, f"{where}.{k}") for k, v in value.items()}
         return dict(value)
     if hint is Any:
         return value
@@ -375,14 +526,14 @@ def _scalar(hint, value, where: str):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
         # YAML 1.1 reads 1e-3 (no dot) as a string; people write learning rates that way.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        number = value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+        try:
+            if number is not None and math.isfinite(float(number)):
+                return float(number)
+        except (ValueError, OverflowError):
+            pass
+        raise ConfigError(f"{where} must be a finite number, not {value!r}")
     elif hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)

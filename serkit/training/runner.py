@@ -12,6 +12,7 @@ on these two.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -95,16 +96,16 @@ def run_experiment(
         raise ConfigError(f"{config.experiment} has variants ({', '.join(config.variants)}); run them "
                           "with run_variants (`serkit run` does)")
     run = RunDir(out_dir if out_dir is not None else Path("runs") / config.experiment)
-    _claim_run_dir(run, config)
-    if config.training.num_threads:
-        torch.set_num_threads(config.training.num_threads)
-    dataset = load_dataset(config, data_root=data_root, progress=progress)
-    _write_protocol(run, config, dataset)
-    plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
-    jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
-    for fold_dir, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
-        if not fold_dir.finished:
-            run_fold(config, dataset, fold, fold_dir, progress=progress)
+    with _claimed_run_dir(run, config):  # a start that fails leaves no half-made run folder
+        if config.training.num_threads:
+            torch.set_num_threads(config.training.num_threads)
+        dataset = load_dataset(config, data_root=data_root, progress=progress)
+        _write_protocol(run, config, dataset)
+        plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
+        jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+        for fold_dir, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
+            if not fold_dir.finished:
+                run_fold(config, dataset, fold, fold_dir, progress=progress)
     return build_report(run.path)
 
 
@@ -118,11 +119,11 @@ def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
     if not config.variants:
         return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress)}
-    _claim_run_dir(RunDir(out), config)
-    reports = {
-        name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
-        for name, variant in variant_configs(config).items()
-    }
+    with _claimed_run_dir(RunDir(out), config):
+        reports = {
+            name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
+            for name, variant in variant_configs(config).items()
+        }
     summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "summary.md", _summary_markdown(summary))
@@ -309,8 +310,15 @@ def _plan(run: RunDir, config: ExperimentConfig, dataset: Dataset, seed: int) ->
     return plan
 
 
-def _claim_run_dir(run: RunDir, config: ExperimentConfig) -> None:
-    """Create the run folder with the resolved config, or check an existing run used the same one."""
+def _claim_run_dir(run: RunDir, config: ExperimentConfig) -> bool:
+    """Create the run folder with the resolved config, or check an existing run used the same one.
+
+    Returns:
+        Whether the start is fresh: the folder did not exist, or was empty.
+    """
+    if run.path.exists() and not run.path.is_dir():
+        raise ConfigError(f"{run.path} is a file, not a run folder; pass --out a folder")
+    fresh = not run.path.exists() or not any(run.path.iterdir())
     resolved = yaml.safe_dump(_comparable(config.to_dict()), sort_keys=True)
     if run.config.exists():
         previous = yaml.safe_load(run.config.read_text())
@@ -320,6 +328,45 @@ def _claim_run_dir(run: RunDir, config: ExperimentConfig) -> None:
                 "folder, or delete the old one"
             )
     atomic_write_text(run.config, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return fresh
+
+
+#: The files a run writes before any training: a failed fresh start holding only these
+#: (in its folder and sub-folders) is removed.
+_START_FILES = frozenset({"config.yaml", "protocol.json", "folds.json"})
+
+
+@contextlib.contextmanager
+def _claimed_run_dir(run: RunDir, config: ExperimentConfig):
+    """Claim the run folder (:func:`_claim_run_dir`) for the block; if the block fails, the
+    folder was fresh and it still holds nothing but :data:`_START_FILES`, remove it.
+
+    So a run that never got going (a corpus folder not found, a label scheme or split that
+    the data cannot give, a bad option found at the first fold) leaves no half-made run
+    folder behind, while a folder that held anything before, or any work a fold saved
+    (checkpoints, scalers, histories, predictions), is never touched.
+    """
+    existed = run.path.exists()
+    fresh = _claim_run_dir(run, config)
+    try:
+        yield
+    except BaseException:
+        if fresh:
+            _remove_failed_start(run.path, remove_root=not existed)
+        raise
+
+
+def _remove_failed_start(path: Path, *, remove_root: bool) -> None:
+    walk = list(os.walk(path))
+    if any(name not in _START_FILES for _, _, files in walk for name in files):
+        return  # some work was saved: keep everything, a rerun resumes from it
+    for folder, _, files in sorted(walk, key=lambda entry: -entry[0].count(os.sep)):  # deepest first
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+        if folder != str(path) or remove_root:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only if empty
 
 
 def _comparable(raw: dict) -> dict:
