@@ -56,6 +56,7 @@ class Registry(Generic[T]):
 
     Args:
         kind: what the entries are, for messages ("model", "split kind").
+        plural: ``kind`` in the plural, where adding "s" is wrong ("corpora").
         params_of: the parameters (name → default) an entry takes; default: the
             keyword-only parameters of the constructor.
 
@@ -67,8 +68,9 @@ class Registry(Generic[T]):
         (('svm', 2.0), ('vector',))
     """
 
-    def __init__(self, kind: str, *, params_of: Callable[[T], Mapping[str, Any]] = keyword_params):
-        self.kind = kind
+    def __init__(self, kind: str, *, plural: str | None = None,
+                 params_of: Callable[[T], Mapping[str, Any]] = keyword_params):
+        self.kind, self.plural = kind, plural or f"{kind}s"
         self._params_of = params_of
         self._items: dict[str, T] = {}
         self._info: dict[str, dict[str, Any]] = {}
@@ -124,7 +126,7 @@ class Registry(Generic[T]):
         known = sorted(self._items)
         close = difflib.get_close_matches(str(name), known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known)}"
+        return f"unknown {self.kind} {name!r}.{hint} Known {self.plural}: {', '.join(known)}"
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -134,4 +134,4 @@ def require_audio(files: list[Path], root: Path, corpus: str) -> list[Path]:
 
 
 #: name → loader(root, **options) -> Corpus. Filled by the corpus modules.
-LOADERS: Registry[Callable[..., Corpus]] = Registry("corpus")
+LOADERS: Registry[Callable[..., Corpus]] = Registry("corpus", plural="corpora")

@@ -122,7 +122,7 @@ class Fusion107:
         fmin: float = 60.0,
         fmax: float = 600.0,
         voicing_threshold: float = 0.4,
-        pooling: Literal["mean", "none"] = "mean",
+        pooling: Literal["mean", "meanstd", "none"] = "mean",
     ):
         self.sample_rate = sample_rate
         self.n_fft = n_fft
