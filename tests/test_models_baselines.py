@@ -190,3 +190,11 @@ def test_n_intervals_is_checked(name):
         build(name, n_intervals=8)
     with pytest.raises(ConfigError, match="n_intervals"):
         build(name, input_kind="frames", n_intervals=0)
+
+
+def test_tcn_levels_are_bounded_before_any_layer_is_built():
+    from serkit.models.baselines.tcn import MAX_LEVELS
+
+    with pytest.raises(ConfigError, match=f"levels must be at most {MAX_LEVELS}, not {MAX_LEVELS + 1}"):
+        make_model("tcn", 107, 7, levels=MAX_LEVELS + 1)
+    assert make_model("tcn", 107, 7, levels=MAX_LEVELS, channels=2).levels == MAX_LEVELS

@@ -6,9 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from serkit.errors import ConfigError
+
 from serkit.models.baselines.base import SequenceClassifier
 from serkit.models.layers import last_valid
 
+
+#: Most TCN levels: a receptive field of (kernel - 1) · (2**levels - 1) + 1 steps.
+MAX_LEVELS = 20
 
 class TemporalBlock(nn.Module):
     """Two causal dilated convolutions with ReLU and dropout, plus a residual (Bai et al., 2018).
@@ -57,6 +62,10 @@ class TCNClassifier(SequenceClassifier):
                  levels: int = 5, kernel_size: int = 3, dropout: float = 0.2, n_intervals: int | None = None):
         super().__init__(n_features, n_classes, input_kind=input_kind, dropout=dropout, n_intervals=n_intervals,
                          channels=channels, levels=levels, kernel_size=kernel_size)
+        if levels > MAX_LEVELS:
+            # Dilation 2**level: past ~20 levels the receptive field outgrows any clip and
+            # past 62 the dilation overflows inside the convolution.
+            raise ConfigError(f"model 'tcn': levels must be at most {MAX_LEVELS}, not {levels}")
         self.channels, self.levels, self.kernel_size = channels, levels, kernel_size
         width, blocks = self.step_width, []
         for level in range(levels):
