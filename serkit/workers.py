@@ -34,6 +34,8 @@ def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseConte
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
+        # The fork server starts later, from this process: it checks it still has it.
+        os.environ[POOL_PARENT_VAR] = str(os.getpid())
         context.set_forkserver_preload(["serkit.worker_guard", *preload])
         return context
     return multiprocessing.get_context("spawn")
@@ -54,7 +56,7 @@ def one_thread_per_worker() -> None:
     The pool already keeps every core busy; threads competing for the same cores only slow
     each other down. Call it before importing torch, so that OpenMP reads the setting.
     """
-    die_with_parent()
+    die_with_parent(expected_parent())
     for var in THREAD_VARS:
         os.environ[var] = "1"
     try:
@@ -72,19 +74,27 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: The pid a pool process's parent should have: the starter's pid for the fork server,
+#: the fork server's own pid for the workers it forks.
+POOL_PARENT_VAR = "SERKIT_POOL_PARENT"
 #: prctl option: the signal this process gets when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+def die_with_parent(expected_parent: int | None = None) -> None:
     """Have the kernel kill this process when its parent dies (Linux; elsewhere nothing).
 
     A pool's worker blocks on its job pipe, and holds both ends of it, so it would never
     notice a parent killed by SIGKILL; the fork server likewise. Called in each of them.
+
+    Args:
+        expected_parent: the pid the parent should have. A process whose parent died
+            before this call has already been adopted by another, which the request would
+            then watch instead; it exits at once.
     """
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    parent = os.getppid() if expected_parent is None else expected_parent
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -92,3 +102,9 @@ def die_with_parent() -> None:
         return
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def expected_parent() -> int | None:
+    """The pid this pool process's parent should have, as its starter recorded it."""
+    value = os.environ.get(POOL_PARENT_VAR, "")
+    return int(value) if value.isdigit() else None

@@ -38,6 +38,22 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def fork_servers_of(pid: int) -> set[int]:
+    """Fork servers started by ``pid``, wherever they are now (an orphan is adopted by
+    another process): their environment records who started them."""
+    marker = f"SERKIT_POOL_PARENT={pid}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in environ:
+                found.add(int(entry.name))
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -73,16 +89,18 @@ def wait_for_workers(process: subprocess.Popen, count: int, timeout_s: float = 6
     raise AssertionError(f"the pool did not start within {timeout_s} s")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
-def test_no_process_outlives_a_killed_predict(signum, clips, tiny_bundle, tmp_path):
+# count: the descendants to wait for; 2 kills while the fork server is still starting.
+@pytest.mark.parametrize(("signum", "count"), [(signal.SIGTERM, 4), (signal.SIGKILL, 4), (signal.SIGKILL, 2)])
+def test_no_process_outlives_a_killed_predict(signum, count, clips, tiny_bundle, tmp_path):
     process = start_predict(clips, tiny_bundle, tmp_path / "out.jsonl")
     try:
-        pool = wait_for_workers(process, count=4)
+        pool = wait_for_workers(process, count=count)
         os.kill(process.pid, signum)
         code = process.wait(timeout=30)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(alive(p) for p in pool):
+        while time.monotonic() < deadline and any(alive(p) for p in pool | descendants(process.pid)):
             time.sleep(0.1)
+        pool |= fork_servers_of(process.pid)
         assert not [p for p in pool if alive(p)], "processes outlived serkit predict"
         if signum == signal.SIGTERM:
             assert code == 128 + signal.SIGTERM
