@@ -226,3 +226,42 @@ def test_unknown_names_and_folders(tmp_path, monkeypatch, tiny_bundle):
         load_model(tmp_path / "plain")
     with pytest.raises(ConfigError, match="not found"):
         load_model(str(tmp_path / "nowhere"))
+
+
+# --- long clips -----------------------------------------------------------------------
+
+def test_long_clips_are_checked_before_their_features(rec, monkeypatch):
+    """A long clip is read once for its checks before any piece is featurised."""
+    def no_features(signal):
+        raise AssertionError("features computed before the clip was checked")
+
+    monkeypatch.setattr(rec._extractor, "frames", no_features)
+    long_silence = np.zeros(61 * 16_000, np.float32)
+    with pytest.raises(AudioError, match="silent"):
+        rec.predict(long_silence, sample_rate=16_000)
+    long_silence[16_000:] = 0.1
+    long_silence[-5] = np.nan
+    with pytest.raises(AudioError, match="NaN"):
+        rec.predict(long_silence, sample_rate=16_000)
+
+
+def test_batch_with_a_long_clip_equals_one_by_one(rec, clips, one_torch_thread):
+    rate = 16_000
+    t = np.arange(int(62 * rate)) / rate
+    long = (0.3 * np.sin(2 * np.pi * 170 * t * (1 + 0.01 * t))).astype(np.float32)
+    batch = rec.predict_batch([clips["a"], long], sample_rate=rate)
+    single = [rec.predict(clips["a"]), rec.predict(long, sample_rate=rate)]
+    assert batch[1].duration_s == pytest.approx(62.0)
+    for b, s in zip(batch, single):
+        assert b.label == s.label and b.duration_s == s.duration_s
+        assert probabilities(b) == pytest.approx(probabilities(s), abs=1e-6)
+
+
+def test_truncated_wav_is_predicted_with_a_warning(rec, tmp_path, caplog, one_torch_thread):
+    whole = write_tone(tmp_path / "whole.wav", seconds=2.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 2 * 16_000])  # header + 1 s of 16-bit samples
+    with caplog.at_level("WARNING", logger="serkit.audio"):
+        prediction = rec.predict(cut)
+    assert prediction.duration_s == pytest.approx(1.0, abs=0.01)
+    assert "cut.wav" in caplog.text and "truncated" in caplog.text and "50%" in caplog.text

@@ -10,7 +10,7 @@ import pytest
 
 from serkit.errors import AudioError, ConfigError
 from serkit.inference import Segment, TimelineWindow, load_model, merge_segments
-from serkit.inference.timeline import check_windowing, window_bounds
+from serkit.inference.timeline import check_windowing, sliding_windows, window_bounds
 from tests.conftest import TINY_LABELS
 
 LABELS = ["anger", "neutral", "sadness"]
@@ -42,6 +42,34 @@ def assert_tiles(segments: list[Segment], duration: float) -> None:
 ])
 def test_window_bounds(n, window, hop, expected):
     assert window_bounds(n, window, hop) == expected
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 10, 11, 12, 37, 100])
+@pytest.mark.parametrize("window, hop", [(4, 1), (4, 3), (4, 4), (7, 2), (1, 1)])
+@pytest.mark.parametrize("block", [1, 3, 4, 50])
+def test_sliding_windows_over_blocks_are_window_bounds(n, window, hop, block):
+    signal = np.arange(n, dtype=np.float32)
+    blocks = [signal[i:i + block] for i in range(0, n, block)]
+    blocks.insert(len(blocks) // 2, np.zeros(0, np.float32))  # an empty block changes nothing
+    got = [(start, end, samples.copy()) for start, end, samples in sliding_windows(blocks, window, hop)]
+    assert [(start, end) for start, end, _ in got] == window_bounds(n, window, hop)
+    for start, end, samples in got:
+        assert np.array_equal(samples, signal[start:end])
+
+
+def test_sliding_windows_hold_one_window_and_hop_not_the_signal():
+    block = 1000
+    held = []
+
+    def blocks():
+        for _ in range(500):  # 500 000 samples
+            yield np.ones(block, np.float32)
+
+    windows = sliding_windows(blocks(), 3000, 1000)
+    for _start, _end, samples in windows:
+        held.append(samples.base.size if samples.base is not None else samples.size)
+    assert len(held) == 498 and max(held) <= 3000 + 1000 + 2 * block
+    assert list(sliding_windows([], 4, 1)) == []
 
 
 @pytest.mark.parametrize("window_s, hop_s, message", [
@@ -163,3 +191,28 @@ def test_timeline_rejects_bad_windows_and_bad_audio(recognizer):
         recognizer.timeline(np.zeros(32_000, np.float32), sample_rate=16_000)
     with pytest.raises(AudioError, match="sample_rate"):
         recognizer.timeline(tone(1.0))
+
+
+def test_timeline_of_a_file_is_the_timeline_of_its_decoded_signal(recognizer, tmp_path, one_torch_thread):
+    """Windows computed as the stream comes equal windows cut from the whole decoded signal
+    (the pre-streaming computation), across decode blocks and resampling."""
+    import soundfile as sf
+
+    from serkit.audio import load_audio
+    from serkit.inference.timeline import windows_from_probabilities
+
+    rate = 44_100
+    t = np.arange(int(7.3 * rate)) / rate
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 150 * t * (1 + 0.2 * t)),
+                       0.2 * np.sin(2 * np.pi * 310 * t)], axis=1).astype(np.float32)
+    path = tmp_path / "call.flac"
+    sf.write(path, stereo, rate)
+    got = recognizer.timeline(path, window_s=2.0, hop_s=0.7, batch_size=4)
+    signal = load_audio(path, sample_rate=16_000)
+    bounds = window_bounds(signal.size, 32_000, 11_200)
+    features = [recognizer._features(signal[a:b], "w") for a, b in bounds]
+    expected = windows_from_probabilities(bounds, recognizer._probabilities(features, 4),
+                                          recognizer.labels, 16_000)
+    assert got.windows == expected
+    assert got.duration_s == signal.size / 16_000
+    assert recognizer.timeline(path.read_bytes(), window_s=2.0, hop_s=0.7, batch_size=4) == got

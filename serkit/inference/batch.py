@@ -113,17 +113,12 @@ def predict_record(recognizer, path: str | Path, *, display: str | None = None,
 
 
 def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -> dict:
-    if timeline is None:
-        return recognizer.predict(path, name=display).to_dict()
-    from serkit.audio import load_audio
-
-    # Decode once; the whole-clip prediction and the windows read the same signal.
-    signal = load_audio(path, sample_rate=recognizer.sample_rate, limits=recognizer.limits,
-                        name=display)
-    rate = recognizer.sample_rate
-    record = recognizer.predict(signal, sample_rate=rate, name=display).to_dict()
-    record["timeline"] = recognizer.timeline(signal, timeline.window_s, timeline.hop_s,
-                                             sample_rate=rate, name=display).to_dict()
+    # Both read the file as a stream (memory does not grow with its length); decoding it
+    # twice costs less than holding an hour of audio.
+    record = recognizer.predict(path, name=display).to_dict()
+    if timeline is not None:
+        record["timeline"] = recognizer.timeline(path, timeline.window_s, timeline.hop_s,
+                                                 name=display).to_dict()
     return record
 
 

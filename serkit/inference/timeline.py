@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -106,6 +106,57 @@ def window_bounds(n_samples: int, window: int, hop: int) -> list[tuple[int, int]
     if bounds[-1][1] < n_samples:
         bounds.append((n_samples - window, n_samples))
     return bounds
+
+
+def sliding_windows(blocks: Iterable[np.ndarray], window: int,
+                    hop: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The windows of :func:`window_bounds` over a signal that comes in blocks, each as
+    soon as the blocks reach its end: ``(start, end, samples)``.
+
+    Holds about one window, one hop and one block of samples, however long the signal:
+    the last ``window`` samples are always kept, for the window that ends at the end.
+    ``samples`` is only valid until the next window is asked for.
+
+    Example:
+        >>> blocks = [np.arange(4.0), np.arange(4.0, 11.0)]
+        >>> [(s, e, x.tolist()) for s, e, x in sliding_windows(blocks, 4, 3)][-2:]
+        [(6, 10, [6.0, 7.0, 8.0, 9.0]), (7, 11, [7.0, 8.0, 9.0, 10.0])]
+    """
+    if window < 1 or hop < 1:
+        raise ValueError(f"window and hop must be at least 1 sample, not {window} and {hop}")
+    buffer = np.zeros(0, dtype=np.float32)
+    first = 0          # the signal index of buffer[0]
+    total = 0          # samples seen
+    start = 0          # the next window's start
+    last_end = 0
+    pending: list[np.ndarray] = []
+
+    def take(lo: int, hi: int) -> np.ndarray:
+        nonlocal buffer
+        if pending:
+            buffer = np.concatenate([buffer, *pending])
+            pending.clear()
+        return buffer[lo - first:hi - first]
+
+    for block in blocks:
+        if not block.size:
+            continue
+        pending.append(block)
+        total += block.size
+        while start + window <= total:
+            yield start, start + window, take(start, start + window)
+            last_end = start + window
+            start += hop
+        keep = min(start, max(0, total - window))
+        if keep > first:
+            buffer = take(keep, total).copy()
+            first = keep
+    if total == 0:
+        return
+    if last_end == 0:                 # no longer than one window: one window of all of it
+        yield 0, total, take(0, total)
+    elif last_end < total:
+        yield total - window, total, take(total - window, total)
 
 
 def windows_from_probabilities(bounds: Sequence[tuple[int, int]], probabilities: np.ndarray,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serkit.audio import AudioLimits, load_audio
+from serkit.audio import AudioLimits, open_audio
 from serkit.errors import ConfigError
 from serkit.server.errors import ApiError
 from serkit.server.upload import Upload
@@ -61,19 +61,18 @@ class ModelService:
 
     def predict(self, model: str, upload: Upload) -> dict:
         recognizer = self.models[model]
-        signal = self._decode(recognizer, upload)
-        prediction = recognizer.predict(signal, sample_rate=recognizer.sample_rate, name=upload.name)
+        prediction = recognizer.predict(self._checked(recognizer, upload), name=upload.name)
         return {**prediction.to_dict(), "model": model}
 
     def timeline(self, model: str, upload: Upload, *, window_s: float, hop_s: float) -> dict:
         recognizer = self.models[model]
-        signal = self._decode(recognizer, upload)
-        timeline = recognizer.timeline(signal, window_s=window_s, hop_s=hop_s,
-                                       sample_rate=recognizer.sample_rate, name=upload.name)
+        timeline = recognizer.timeline(self._checked(recognizer, upload), window_s=window_s, hop_s=hop_s,
+                                       name=upload.name)
         return {**timeline.to_dict(), "model": model}
 
-    def _decode(self, recognizer: Recognizer, upload: Upload) -> np.ndarray:
-        # Decoding here (not in the recognizer) applies the server's duration cap before
-        # the whole file is decoded; the recognizer still applies its own checks (too short).
-        return load_audio(upload.data, sample_rate=recognizer.sample_rate, limits=self.limits,
-                          name=upload.name)
+    def _checked(self, recognizer: Recognizer, upload: Upload) -> bytes:
+        # The server's duration cap from the header, before anything is decoded; the
+        # recognizer then streams the bytes block by block (memory does not grow with the
+        # clip) and applies its own checks (too short, silent, the real duration).
+        open_audio(upload.data, sample_rate=recognizer.sample_rate, limits=self.limits, name=upload.name)
+        return upload.data
