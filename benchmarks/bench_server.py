@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     clip = synthetic_clip(args.clip_seconds)
-    with running_server(args.model, args.workers, args.startup_timeout) as (base, pid):
+    with running_server(args.model, ["--workers", str(args.workers)], args.startup_timeout) as (base, pid):
         url = f"{base}/v1/{args.endpoint}"
         run_load(url, clip, requests=args.concurrency, concurrency=args.concurrency)  # warm-up
         load = run_load(url, clip, requests=args.requests, concurrency=args.concurrency)
@@ -82,8 +82,9 @@ def synthetic_clip(seconds: float, rate: int = 16_000) -> bytes:
 
 
 @contextlib.contextmanager
-def running_server(model: str, workers: int, timeout_s: float):
-    """Start `serkit serve`; yield (base URL, pid) once /health answers; always stop it."""
+def running_server(model: str, options: list[str], timeout_s: float):
+    """Start `serkit serve` with ``options`` on a free loopback port; yield (base URL, pid)
+    once /health answers; always stop it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -91,7 +92,7 @@ def running_server(model: str, workers: int, timeout_s: float):
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "serkit.cli", "serve", "--model", model, "--port", str(port),
-             "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning", *options],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"

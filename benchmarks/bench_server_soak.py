@@ -29,19 +29,15 @@ is sent after it); the server is stopped at the end, also on errors and Ctrl+C.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import numpy as np
-from bench_server import REPO, server_memory, stop, synthetic_clip, wait_for_health
+from bench_server import running_server, server_memory, synthetic_clip
 
 #: A request sent later than this after its scheduled time counts as "late".
 LATE_S = 0.1
@@ -110,26 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(results, indent=2) if args.json else report(results))
     failed = soak["errors"] + (overload["errors"] if overload else 0) + warm["errors"]
     return 0 if failed == 0 and soak["sent"] == soak["offered"] else 1
-
-
-@contextlib.contextmanager
-def running_server(model: str, options: list[str], timeout_s: float):
-    """`serkit serve` with ``options`` on a free loopback port; yield (base URL, pid)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "serkit.cli", "serve", "--model", model, "--port", str(port),
-             "--no-access-log", "--log-level", "warning", *options],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_for_health(proc, base, timeout_s, log)
-            yield base, proc.pid
-        finally:
-            stop(proc)
 
 
 def resident_mb(pid: int) -> float:

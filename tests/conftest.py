@@ -55,6 +55,14 @@ def write_fake_corpus(root: Path, per_emotion: int = 10) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """SERKIT_CACHE pointed at a fresh folder for one test module (never the user's cache)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run a test on one torch thread: small models, and OpenMP barriers make 2-thread runs

@@ -27,10 +27,8 @@ def fake_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SERKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+def _own_cache(private_cache):
+    """Features of this module's fake corpora go to a cache of their own."""
 
 
 def config(**changes):
