@@ -141,7 +141,9 @@ def test_long_predict_equals_the_whole_clip_features(default_model, tmp_path, mo
     assert rec.predict(path.read_bytes()) == prediction
     assert rec.predict(signal, sample_rate=16_000) == prediction
     # The floor-setting frames matter here: without them the silent piece is far off.
-    monkeypatch.setattr(rec_module, "_floor_frames", lambda *a, **k: ([], signal.size))
+    from serkit.features import long_clips
+
+    monkeypatch.setattr(long_clips, "_floor_frames", lambda *a, **k: ([], signal.size))
     naive, _ = rec._clip_features(path, None, None)
     assert np.max(np.abs(naive - whole)) > 0.1
 
@@ -149,7 +151,7 @@ def test_long_predict_equals_the_whole_clip_features(default_model, tmp_path, mo
 @pytest.mark.parametrize("pooling", ["mean", "none"])
 def test_pieces_give_the_frames_of_the_whole_clip(pooling):
     from serkit.features import make_features
-    from serkit.inference.recognizer import _pooled_fusion
+    from serkit.features.long_clips import _pooled_fusion
 
     extractor = make_features("fusion107", pooling=pooling)
     signal = np.concatenate([speechlike(6, 16_000, seed=3), np.zeros(9 * 16_000, np.float32),
