@@ -115,7 +115,125 @@ def test_single_seed_has_null_reproducibility_and_zero_std(tmp_path):
     assert report["metrics"]["accuracy"]["std"] == 0.0
     assert (out / "report.json").is_file() and (out / "report.md").is_file()
     assert not (tmp_path / "report.json").exists()
-    assert "n/a" in (out / "report.md").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "n/a" not in markdown
+
+
+def test_single_seed_markdown_prints_means_alone_and_no_reproducibility_rows(tmp_path):
+    _fake_run(tmp_path, seeds=(7,), history=False)
+    report = build_report(tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "±" not in markdown
+    assert f"| accuracy | {100 * report['metrics']['accuracy']['mean']:.2f} |" in markdown
+    assert "## Reproducibility" not in markdown and "GLR" in markdown and "two or more seeds" in markdown
+    for key in ("glr", "flr", "plr", "clr", "fclr", "pclr"):  # report.json keeps its keys
+        assert key in report["reproducibility"] and report["reproducibility"][key] is None
+
+
+def test_several_seeds_keep_mean_and_std_and_reproducibility(tmp_path):
+    _fake_run(tmp_path, history=False)
+    report = build_report(tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    accuracy = report["metrics"]["accuracy"]
+    assert f"| accuracy | {100 * accuracy['mean']:.2f} ± {100 * accuracy['std']:.2f} |" in markdown
+    assert "## Reproducibility" in markdown and "| GLR |" in markdown
+
+
+def test_no_per_group_figure_for_a_group_with_a_single_value(tmp_path):
+    _fake_run(tmp_path, seeds=(7,), history=False)
+    report = build_report(tmp_path)
+    assert set(report["per_group"]) == {"gender", "speaker", "corpus", "language"}  # numbers kept
+    assert "figures/per_group_gender.png" in report["figures"]
+    assert "figures/per_group_speaker.png" in report["figures"]
+    assert "figures/per_group_corpus.png" not in report["figures"]
+    assert "figures/per_group_language.png" not in report["figures"]
+    assert not (tmp_path / "figures" / "per_group_corpus.png").exists()
+
+
+@pytest.mark.parametrize("prediction, accuracy", [
+    (["anger"] * 4 + ["neutral"] * 2 + ["anger"] * 2 + ["neutral"] * 2, "40.0"),  # below the baseline
+    (["neutral"] * 10, "60.0"),  # the baseline itself: not above it
+])
+def test_warning_when_accuracy_is_not_above_the_majority_baseline(tmp_path, prediction, accuracy):
+    truth = ["neutral"] * 6 + ["anger"] * 2 + ["sadness"] * 2
+    rows = [{"utt_id": f"u{i}", "corpus": "fake", "seed": 0, "fold": 0, "truth": t, "prediction": p,
+             "speaker": "", "gender": "", "intensity": "", "language": "",
+             "probabilities": {label: float(label == p) for label in LABELS}}
+            for i, (t, p) in enumerate(zip(truth, prediction))]
+    write_predictions(tmp_path / "seed=0" / "fold=0" / "predictions.csv", rows, LABELS)
+    report = build_report(tmp_path)
+    assert report["warnings"] == [
+        f"accuracy {accuracy} % is not above the majority baseline 60.0 % (always 'neutral')"]
+    assert json.loads((tmp_path / "report.json").read_text())["warnings"] == report["warnings"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Warning" in markdown
+    assert markdown.index(report["warnings"][0]) < markdown.index("## Metrics")
+
+
+def test_no_warning_when_accuracy_beats_the_majority_baseline(tmp_path):
+    _fake_run(tmp_path, history=False)
+    report = build_report(tmp_path)
+    assert report["metrics"]["accuracy"]["mean"] > report["majority_baseline"]["accuracy"]
+    assert report["warnings"] == []
+    assert "Warning" not in (tmp_path / "report.md").read_text()
+
+
+def _write_history(folder, selected, epochs=4, wall=True):
+    header = "epoch,train_loss,train_acc,val_loss,val_acc" + (",wall_s,selected" if wall else "")
+    rows = [f"{e},{1 / (e + 1)},{0.5 + e / 10},{1.2 / (e + 1)},{0.4 + e / 10}"
+            + (f",{e + 0.5},{int(e == selected)}" if wall else "") for e in range(1, epochs + 1)]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "history.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+
+
+def test_learning_curves_mark_the_chosen_epochs_and_use_integer_ticks(tmp_path):
+    from serkit.evaluation import figures
+    from serkit.evaluation.report import read_histories
+
+    _write_history(tmp_path / "seed=0" / "fold=0", selected=2)
+    _write_history(tmp_path / "seed=0" / "fold=1", selected=3)
+    _write_history(tmp_path / "seed=1" / "fold=0", selected=2)
+    curves = read_histories(tmp_path)
+    assert list(curves["seed 0"]["selected"]) == [2, 3]
+    assert list(curves["seed 1"]["selected"]) == [2]
+
+    figure = figures.draw_learning_curves(curves)
+    figure.canvas.draw()
+    for ax in figure.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        lines = [line for line in ax.get_lines() if line.get_gid() == "chosen-epoch"]
+        vertical = sorted(float(line.get_xdata()[0]) for line in lines if line.get_linestyle() == ":")
+        assert vertical == [2.0, 2.0, 3.0]
+        stars = [line for line in lines if line.get_marker() == "*"]
+        assert sorted(float(line.get_xdata()[0]) for line in stars) == [2.0, 2.0, 3.0]
+    legend = [t.get_text() for t in figure.axes[1].get_legend().get_texts()]
+    assert "seed 0 chosen epoch" in legend and "seed 1 chosen epoch" in legend
+
+
+def test_learning_curves_of_old_histories_without_selected_still_draw(tmp_path):
+    from serkit.evaluation import figures
+    from serkit.evaluation.report import read_histories
+
+    _write_history(tmp_path / "seed=0" / "fold=0", selected=None, wall=False)
+    curves = read_histories(tmp_path)
+    assert curves["seed 0"]["selected"].size == 0
+    figure = figures.draw_learning_curves(curves)
+    assert not [line for ax in figure.axes for line in ax.get_lines() if line.get_gid() == "chosen-epoch"]
+    assert figures.learning_curves_figure(curves, tmp_path / "lc.png").stat().st_size > 1000
+
+
+def test_zero_bars_are_visible_and_missing_ones_are_not_marked():
+    from serkit.evaluation import figures
+
+    rows = {"spk-a": {"accuracy": 0.0, "uar": 0.5}, "spk-b": {"accuracy": 0.6, "uar": None}}
+    figure = figures.draw_bars(rows, ("accuracy", "uar"), title="per speaker")
+    ax = figure.axes[0]
+    texts = [t for t in ax.texts if t.get_gid() == "zero-bar"]
+    assert [t.get_text() for t in texts] == ["0"]
+    assert texts[0].get_position()[0] == pytest.approx(-0.2)  # spk-a's accuracy bar
+    marks = [line for line in ax.get_lines() if line.get_gid() == "zero-bar"]
+    assert len(marks) == 1 and float(marks[0].get_xdata()[0]) == pytest.approx(-0.2)
 
 
 def test_protocol_json_is_used_when_present(tmp_path):

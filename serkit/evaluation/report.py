@@ -15,6 +15,8 @@ Aggregation (stated in every report under ``notes``):
   of seeds; with fewer than two seeds its values are null.
 * ``majority_baseline`` always predicts the most frequent label *of the test truths*
   (training labels are not in predictions.csv).
+* ``warnings`` lists what makes the numbers suspect, e.g. an accuracy that is not above the
+  majority baseline; report.md repeats them near its top.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def compute_report(predictions: Predictions, *, protocol: dict | None = None) ->
     if len(predictions) == 0:
         raise SerkitError(f"the predictions in {[str(s) for s in predictions.sources]} have no rows")
     per_seed = _per_seed(predictions)
-    return {
+    report = {
         "serkit_version": _version(),
         "labels": list(predictions.labels),
         "n_predictions": len(predictions),
@@ -105,6 +107,19 @@ def compute_report(predictions: Predictions, *, protocol: dict | None = None) ->
         "protocol": protocol if protocol is not None else infer_protocol(predictions),
         "notes": dict(NOTES),
     }
+    report["warnings"] = report_warnings(report)
+    return report
+
+
+def report_warnings(report: dict) -> list[str]:
+    """Warnings about a report's numbers: accuracy not above the majority baseline."""
+    warnings = []
+    accuracy, base = report["metrics"]["accuracy"], report["majority_baseline"]
+    if accuracy["mean"] <= base["accuracy"] + 1e-12:
+        over = f" (mean over {accuracy['n']} seeds)" if accuracy["n"] > 1 else ""
+        warnings.append(f"accuracy {100 * accuracy['mean']:.1f} %{over} is not above the majority baseline "
+                        f"{100 * base['accuracy']:.1f} % (always '{base['label']}')")
+    return warnings
 
 
 def summarize(values: Sequence[float]) -> dict:
@@ -219,7 +234,9 @@ def read_histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     """Learning curves from the history.csv of every fold of ``run_dir``, averaged over folds per seed.
 
     Returns:
-        ``{"seed <s>": {"epoch": (E,), "train_loss": (E,), ...}}``; empty when there are none.
+        ``{"seed <s>": {"epoch": (E,), "train_loss": (E,), ..., "selected": (S,)}}``, where
+        ``selected`` holds the chosen epoch of each fold whose history.csv marks one
+        (``selected`` = 1), sorted and without repeats; empty when there are no histories.
     """
     groups: dict[str, list[dict]] = {}
     for fold in RunDir(run_dir).all_folds():
@@ -235,7 +252,10 @@ def _read_history(path: Path) -> dict[str, np.ndarray] | None:
         if path.is_file():
             log.warning("skipping %s: no epoch column or no rows", path)
         return None
-    return {key: np.array([r.get(key, math.nan) for r in rows]) for key in HISTORY_COLUMNS}
+    history = {key: np.array([r.get(key, math.nan) for r in rows]) for key in HISTORY_COLUMNS}
+    history["selected"] = np.array([r["epoch"] for r in rows
+                                    if r.get("selected") == 1 and math.isfinite(r["epoch"])])
+    return history
 
 
 def _mean_curve(histories: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -248,6 +268,7 @@ def _mean_curve(histories: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
                 h[key][np.isfinite(h["epoch"])]
         with np.errstate(all="ignore"):
             curve[key] = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in stacked.T])
+    curve["selected"] = np.unique(np.concatenate([h["selected"] for h in histories]))
     return curve
 
 
@@ -264,10 +285,14 @@ def _write_figures(report: dict, histories: dict, out: Path) -> list[str]:
                             title="per class (pooled over seeds)"),
     ]
     for name, groups in report["per_group"].items():
+        if len(groups) < 2:  # one bar per metric compares nothing
+            continue
         means = {v: {k: g[k]["mean"] for k in ("accuracy", "uar")} for v, g in groups.items()}
-        stds = {v: {k: g[k]["std"] for k in ("accuracy", "uar")} for v, g in groups.items()}
+        several = any(g["runs"] > 1 for g in groups.values())
+        stds = {v: {k: g[k]["std"] for k in ("accuracy", "uar")} for v, g in groups.items()} if several else None
+        title = f"per {name} (mean ± std over seeds)" if several else f"per {name}"
         written.append(figures.bars_figure(means, ("accuracy", "uar"), folder / f"per_group_{name}.png",
-                                           title=f"per {name} (mean ± std over seeds)", errors=stds))
+                                           title=title, errors=stds))
     if histories:
         written.append(figures.learning_curves_figure(histories, folder / "learning_curves.png"))
     return [p.relative_to(out).as_posix() for p in written]
@@ -278,6 +303,7 @@ def render_markdown(report: dict) -> str:
     parts = [f"# Report: {report['protocol'].get('name') or 'run'}", "",
              f"{report['n_predictions']} predictions, {report['n_runs']} run(s) (seeds), "
              f"classes: {', '.join(report['labels'])}.", ""]
+    parts += [f"> **Warning:** {w}" + "\n" for w in report.get("warnings", [])]
     parts += _md_metrics(report) + _md_per_class(report) + _md_per_group(report)
     parts += _md_reproducibility(report) + _md_protocol(report) + _md_figures(report)
     parts += ["## Notes", ""] + [f"- **{k}**: {v}" for k, v in report["notes"].items()] + [""]
@@ -288,6 +314,13 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+def _mean_std(stat: dict) -> str:
+    """"mean ± std" in %, or the mean alone for a single run (its std says nothing)."""
+    if stat.get("n", 2) == 1:
+        return _pct(stat["mean"])
+    return f"{_pct(stat['mean'])} ± {_pct(stat['std'])}"
+
+
 def _md_table(header: Sequence[str], rows: list[Sequence]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -296,11 +329,15 @@ def _md_table(header: Sequence[str], rows: list[Sequence]) -> list[str]:
 
 def _md_metrics(report: dict) -> list[str]:
     names = ("accuracy", "uar", "macro_f1", "weighted_f1", "macro_precision", "macro_recall")
-    rows = [(n, f"{_pct(report['metrics'][n]['mean'])} ± {_pct(report['metrics'][n]['std'])}") for n in names]
+    rows = [(n, _mean_std(report["metrics"][n])) for n in names]
     base = report["majority_baseline"]
     rows.append((f"majority baseline ('{base['label']}') accuracy / uar",
                  f"{_pct(base['accuracy'])} / {_pct(base['uar'])}"))
-    return ["## Metrics (%, mean ± std over seeds)", ""] + _md_table(("metric", "value"), rows)
+    return [f"## Metrics (%, {_over_seeds(report)})", ""] + _md_table(("metric", "value"), rows)
+
+
+def _over_seeds(report: dict) -> str:
+    return "mean ± std over seeds" if report["n_runs"] > 1 else "single seed"
 
 
 def _md_per_class(report: dict) -> list[str]:
@@ -311,10 +348,9 @@ def _md_per_class(report: dict) -> list[str]:
 
 
 def _md_per_group(report: dict) -> list[str]:
-    lines = ["## Per group (%, mean ± std over seeds)", ""]
+    lines = [f"## Per group (%, {_over_seeds(report)})", ""]
     for name, groups in report["per_group"].items():
-        rows = [(value, f"{_pct(g['accuracy']['mean'])} ± {_pct(g['accuracy']['std'])}",
-                 f"{_pct(g['uar']['mean'])} ± {_pct(g['uar']['std'])}", g["n"]) for value, g in groups.items()]
+        rows = [(value, _mean_std(g["accuracy"]), _mean_std(g["uar"]), g["n"]) for value, g in groups.items()]
         lines += [f"### {name}", ""] + _md_table((name, "accuracy", "uar", "n"), rows)
     return lines if report["per_group"] else lines + ["No group columns hold values.", ""]
 
@@ -322,6 +358,10 @@ def _md_per_group(report: dict) -> list[str]:
 def _md_reproducibility(report: dict) -> list[str]:
     rep = report["reproducibility"]
     keys = REPRODUCIBILITY_KEYS + tuple(k for k in ("flr_prose", "fclr_prose") if k in rep)
+    if rep["runs"] < 2 or all(rep.get(k) is None for k in keys):
+        why = (f"it needs two or more seeds, this report has {rep['runs']}" if rep["runs"] < 2
+               else rep["note"])
+        return [f"Reproducibility (GLR … PCLR) is left out: {why}.", ""]
     rows = [(k.upper() if "prose" not in k else k, _pct(rep.get(k))) for k in keys]
     return (["## Reproducibility (%, SpeechNet eqs. 1-6)", "", f"{rep['note']}. {rep['definition']}", ""]
             + _md_table(("metric", "value"), rows))
