@@ -269,7 +269,7 @@ def test_a_missing_path_is_an_error_line_and_the_batch_goes_on(clips, tiny_bundl
     assert set(by_name) == {"tone0.wav", "missing.wav", "nowhere"}
     assert list(by_name["tone0.wav"]["probabilities"]) == TINY_LABELS
     assert by_name["missing.wav"]["error"] == by_name["nowhere"]["error"] == "file not found; check the path"
-    assert err.strip() == "serkit predict: 3 files: 3 predicted, 2 failed"
+    assert err.strip() == "serkit predict: 3 files: 1 predicted, 2 failed"  # counts add up
     # Only missing paths: each still gets its line, and the status says some failed.
     code, out, _ = predict(missing, "--model", tiny_bundle, capsys=capsys)
     assert code == 1 and "missing.wav" in out and "ERROR" in out and "file not found" in out
@@ -371,3 +371,14 @@ def test_predict_runs_on_the_shipped_examples(tiny_bundle, capsys):
     code, out, _ = predict(EXAMPLES, "--model", tiny_bundle, "--format", "jsonl", capsys=capsys)
     assert code == 0
     assert sorted(Path(r["path"]).name for r in jsonl(out)) == sorted(c.name for c in EXAMPLES.glob("*.flac"))
+
+
+def test_counts_add_up_when_files_fail_and_a_run_resumes(clips, tiny_bundle, tmp_path, capsys):
+    junk = tmp_path / "junk.wav"
+    junk.write_text("not audio")
+    out = tmp_path / "out.jsonl"
+    code, _, err = predict(junk, clips / "tone0.wav", "--model", tiny_bundle, "--output", out, capsys=capsys)
+    assert code == 1 and err.strip().endswith("2 files: 1 predicted, 1 failed")
+    code, _, err = predict(junk, clips / "tone0.wav", "--model", tiny_bundle, "--output", out, capsys=capsys)
+    # Nothing new: the error line already in the output still makes the status 1.
+    assert code == 1 and err.strip().endswith(f"2 files: 0 predicted, 2 already in {out} (1 of them error lines), none failed")

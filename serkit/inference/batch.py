@@ -386,19 +386,24 @@ def _read_csv(text: str, output: Path, labels: Sequence[str]) -> list[dict]:
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What a run did: files found, predicted now, already in the output, and failed."""
+    """What a run did: files found, predicted now (successfully), already in the output,
+    and failed (``failed`` includes the ``failed_before`` error lines already in the output,
+    so that the exit status says whether every file has a prediction)."""
 
     files: int
     predicted: int
     skipped: int
     failed: int
     output: Path | None = None
+    failed_before: int = 0
 
     def describe(self) -> str:
         parts = [f"{self.files} file{'s' if self.files != 1 else ''}: {self.predicted} predicted"]
         if self.skipped:
-            parts.append(f"{self.skipped} already in {self.output}")
-        parts.append(f"{self.failed} failed" if self.failed else "none failed")
+            earlier = f" ({self.failed_before} of them error lines)" if self.failed_before else ""
+            parts.append(f"{self.skipped} already in {self.output}{earlier}")
+        failed_now = self.failed - self.failed_before
+        parts.append(f"{failed_now} failed" if failed_now else "none failed")
         return ", ".join(parts)
 
 
@@ -480,7 +485,7 @@ def _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout)
     else:  # a table: people read it whole, so it appears whole or not at all
         with atomic_open(output, "w", encoding="utf-8", newline="") as stream:
             failed = _write_all(recognizer, files, fmt, stream, timeline, jobs, progress)
-    return BatchSummary(len(files), len(files), 0, failed, output)
+    return BatchSummary(len(files), len(files) - failed, 0, failed, output)
 
 
 def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> BatchSummary:
@@ -497,7 +502,8 @@ def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> 
     with open(output, "a", encoding="utf-8", newline="") as stream:
         failed = _write_all(recognizer, todo, fmt, stream, timeline, jobs, progress,
                             header=not complete)
-    return BatchSummary(len(files), len(todo), len(files) - len(todo), failed + failed_before, output)
+    return BatchSummary(len(files), len(todo) - failed, len(files) - len(todo), failed + failed_before, output,
+                        failed_before)
 
 
 def _write_all(recognizer, files, fmt, stream, timeline, jobs, progress, *, header=True) -> int:
