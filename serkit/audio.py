@@ -350,6 +350,46 @@ _SHORT_CHUNK = re.compile(r"^\s*(data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be 
                           re.MULTILINE)
 
 
+class SampleBuffer:
+    """The recent samples of a stream of blocks, addressed by their index in the signal.
+
+    Streaming readers (sliding windows, long-clip pieces) append blocks as they arrive,
+    take ``[lo, hi)`` by signal index, and drop what they no longer need, so that they
+    hold about one window or piece whatever the signal's length.
+
+    Example:
+        >>> buffer = SampleBuffer()
+        >>> buffer.append(np.arange(4.0)); buffer.append(np.arange(4.0, 8.0))
+        >>> buffer.drop_before(3); buffer.take(3, 6).tolist(), buffer.total
+        ([3.0, 4.0, 5.0], 8)
+    """
+
+    def __init__(self):
+        self._samples = np.zeros(0, dtype=np.float32)
+        self.first = 0  # the signal index of the first sample held
+        self.total = 0  # samples appended so far
+        self._pending: list[np.ndarray] = []
+
+    def append(self, block: np.ndarray) -> None:
+        # Joined lazily, on the next take: many small blocks cost one concatenation.
+        if block.size:
+            self._pending.append(block)
+            self.total += block.size
+
+    def take(self, lo: int, hi: int) -> np.ndarray:
+        """Samples ``[lo, hi)`` of the signal (a view: valid until the buffer changes)."""
+        if self._pending:
+            self._samples = np.concatenate([self._samples, *self._pending])
+            self._pending.clear()
+        return self._samples[lo - self.first:hi - self.first]
+
+    def drop_before(self, index: int) -> None:
+        """Forget the samples before signal index ``index``."""
+        if index > self.first:
+            self._samples = self.take(index, self.total).copy()
+            self.first = index
+
+
 def _declared_share(f: sf.SoundFile) -> float | None:
     """The share of the audio chunk its header declares that the file holds (None: all,
     or the header does not say)."""

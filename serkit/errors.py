@@ -28,3 +28,10 @@ class SplitError(SerkitError):
 
 class MissingDependencyError(SerkitError):
     """An optional dependency is needed but not installed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none), for
+    one-line errors that wrap a library's exception."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from serkit.audio import AudioStream
+from serkit.audio import AudioStream, SampleBuffer
 from serkit.errors import AudioError
 
 
@@ -73,42 +73,24 @@ def _chunk_segments(blocks: Iterable[np.ndarray], *, hop: int, chunk_frames: int
     ``hop``; ``s1 = min(n, f1 * hop + context)``); ``last`` when ``s1 = n``. Holds about one
     segment and one block.
     """
-    buffer = np.zeros(0, dtype=np.float32)
-    start = 0          # the signal index of buffer[0]
-    pending: list[np.ndarray] = []
-    total = 0          # samples seen
+    buffer = SampleBuffer()
     f0 = 0
-
-    def take(s0: int, s1: int) -> np.ndarray:
-        nonlocal buffer
-        if pending:
-            buffer = np.concatenate([buffer, *pending])
-            pending.clear()
-        return buffer[s0 - start:s1 - start]
-
-    def drop_before(s0: int) -> None:
-        nonlocal buffer, start
-        if s0 > start:
-            buffer = buffer[s0 - start:].copy()
-            start = s0
-
     for block in blocks:
-        if block.size:
-            pending.append(block)
-            total += block.size
-        while (f0 + chunk_frames) * hop + context < total:
+        buffer.append(block)
+        while (f0 + chunk_frames) * hop + context < buffer.total:
             f1 = f0 + chunk_frames
             s0 = max(0, f0 * hop - context)
-            yield f0, f1, s0, take(s0, f1 * hop + context), False
+            yield f0, f1, s0, buffer.take(s0, f1 * hop + context), False
             f0 = f1
-            drop_before(max(0, f0 * hop - context))
+            buffer.drop_before(max(0, f0 * hop - context))
+    total = buffer.total
     n_frames = 1 + total // hop
     while f0 < n_frames:
         f1 = min(f0 + chunk_frames, n_frames)
         s0, s1 = max(0, f0 * hop - context), min(total, f1 * hop + context)
-        yield f0, f1, s0, take(s0, s1), s1 == total
+        yield f0, f1, s0, buffer.take(s0, s1), s1 == total
         f0 = f1
-        drop_before(max(0, f0 * hop - context))
+        buffer.drop_before(max(0, f0 * hop - context))
 
 
 def _pooled_fusion(extractor, stream: AudioStream, chunk_samples: int) -> tuple[np.ndarray, int]:

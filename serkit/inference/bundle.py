@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from serkit.errors import ConfigError
+from serkit.errors import ConfigError, first_line
 from serkit.rundir import FoldDir, RunDir
 
 FORMAT = "serkit-bundle/1"
@@ -173,7 +173,7 @@ def _check_rebuilds(name: str, params: dict, n_features: int, n_classes: int, we
         raise ConfigError(
             f"the model's weights do not fit model {name!r} with params {params} for "
             f"{n_features} features and {n_classes} labels; pass the model_params it was "
-            f"built with and labels in the order of its outputs ({_first_line(exc)})"
+            f"built with and labels in the order of its outputs ({first_line(exc)})"
         ) from None
 
 
@@ -374,7 +374,7 @@ def _check_standardizer(state: Any, n_features: int, where: str) -> None:
     try:
         scaler = Standardizer.from_state(state)
     except (ConfigError, TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"{where}: standardizer: {_first_line(exc)}") from None
+        raise ConfigError(f"{where}: standardizer: {first_line(exc)}") from None
     if scaler.mean.shape[0] != n_features:
         raise ConfigError(f"{where}: the standardizer has {scaler.mean.shape[0]} dimensions but the "
                           f"model reads {n_features} features")
@@ -429,7 +429,7 @@ def load_weights(folder: str | Path, info: Mapping[str, Any]) -> dict:
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - torch raises several types for a file it cannot unpickle safely
-        raise ConfigError(f"{path}: not a tensors-only torch state_dict ({_first_line(exc)}); "
+        raise ConfigError(f"{path}: not a tensors-only torch state_dict ({first_line(exc)}); "
                           "bundles hold weights only") from None
     if not isinstance(state, dict):
         raise ConfigError(f"{path}: expected a state_dict (a dict of tensors), not {type(state).__name__}")
@@ -465,7 +465,7 @@ def load_parts(folder: str | Path) -> tuple[dict, Any, Any, Any]:
         raise ConfigError(f"{where}: the bundle's features cannot be built: {exc}") from None
     except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
         raise ConfigError(f"{where}: the bundle's features cannot be built from "
-                          f"{features['params']}: {_first_line(exc)}") from None
+                          f"{features['params']}: {first_line(exc)}") from None
     model_info = info["model"]
     if dim != model_info["n_features"] or rate != info["sample_rate"]:
         raise ConfigError(
@@ -481,22 +481,18 @@ def load_parts(folder: str | Path) -> tuple[dict, Any, Any, Any]:
         raise ConfigError(f"{where}: the bundle's model cannot be built: {exc}") from None
     except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
         raise ConfigError(f"{where}: the bundle's model cannot be built from "
-                          f"{model_info['params']}: {_first_line(exc)}") from None
+                          f"{model_info['params']}: {first_line(exc)}") from None
     state = load_weights(folder, info)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ConfigError(f"{where}: the weights do not fit model {model_info['name']!r} "
-                          f"({_first_line(exc)}); the bundle is damaged or was made by another "
+                          f"({first_line(exc)}); the bundle is damaged or was made by another "
                           "serkit version") from None
     model.eval()
     standardizer = None if info["standardizer"] is None else Standardizer.from_state(info["standardizer"])
     return info, extractor, standardizer, model
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --- from a run folder ----------------------------------------------------------------
@@ -550,7 +546,7 @@ def bundle_from_run(
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001 - unreadable file or weights of another shape
         raise ConfigError(f"{fold_dir.model_pt}: cannot be loaded into model "
-                          f"{model_spec['name']!r} ({_first_line(exc)}); the fold is damaged or "
+                          f"{model_spec['name']!r} ({first_line(exc)}); the fold is damaged or "
                           "was written by another serkit version") from None
     standardizer = (Standardizer.from_state(json.loads(fold_dir.scaler.read_text()))
                     if fold_dir.scaler.is_file() else None)

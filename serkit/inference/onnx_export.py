@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from serkit.errors import MissingDependencyError, SerkitError
+from serkit.errors import MissingDependencyError, SerkitError, first_line
 from serkit.inputs import InputSpec
 
 log = logging.getLogger(__name__)
@@ -298,8 +298,8 @@ def _quiet():
 
 
 def _first_line(exc: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # the dynamo exporter colours its text
-    line = text.splitlines()[0] if text else type(exc).__name__
+    # The dynamo exporter colours its text and can write very long lines.
+    line = re.sub(r"\x1b\[[0-9;]*m", "", first_line(exc))
     return line if len(line) <= 300 else line[:297] + "..."
 
 

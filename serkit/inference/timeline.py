@@ -27,6 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from serkit.audio import SampleBuffer
 from serkit.errors import ConfigError
 
 
@@ -124,39 +125,25 @@ def sliding_windows(blocks: Iterable[np.ndarray], window: int,
     """
     if window < 1 or hop < 1:
         raise ValueError(f"window and hop must be at least 1 sample, not {window} and {hop}")
-    buffer = np.zeros(0, dtype=np.float32)
-    first = 0          # the signal index of buffer[0]
-    total = 0          # samples seen
+    buffer = SampleBuffer()
     start = 0          # the next window's start
     last_end = 0
-    pending: list[np.ndarray] = []
-
-    def take(lo: int, hi: int) -> np.ndarray:
-        nonlocal buffer
-        if pending:
-            buffer = np.concatenate([buffer, *pending])
-            pending.clear()
-        return buffer[lo - first:hi - first]
-
     for block in blocks:
         if not block.size:
             continue
-        pending.append(block)
-        total += block.size
-        while start + window <= total:
-            yield start, start + window, take(start, start + window)
+        buffer.append(block)
+        while start + window <= buffer.total:
+            yield start, start + window, buffer.take(start, start + window)
             last_end = start + window
             start += hop
-        keep = min(start, max(0, total - window))
-        if keep > first:
-            buffer = take(keep, total).copy()
-            first = keep
+        buffer.drop_before(min(start, max(0, buffer.total - window)))
+    total = buffer.total
     if total == 0:
         return
     if last_end == 0:                 # no longer than one window: one window of all of it
-        yield 0, total, take(0, total)
+        yield 0, total, buffer.take(0, total)
     elif last_end < total:
-        yield total - window, total, take(total - window, total)
+        yield total - window, total, buffer.take(total - window, total)
 
 
 def windows_from_probabilities(bounds: Sequence[tuple[int, int]], probabilities: np.ndarray,

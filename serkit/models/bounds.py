@@ -35,7 +35,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from serkit.errors import ConfigError
+from serkit.errors import ConfigError, first_line
 
 #: The widest layer, and the largest size of any kind, a model may be built with: 65536
 #: units, channels, heads or frames. Real SER models use a few hundred; a width over this
@@ -94,7 +94,7 @@ def check_model_size(kind: str, name: str, build: Callable[[], Any], params: Map
     except ConfigError:
         raise
     except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError) as exc:
-        raise ConfigError(f"{where} cannot be built with {dict(params)}: {_first_line(exc)}") from None
+        raise ConfigError(f"{where} cannot be built with {dict(params)}: {first_line(exc)}") from None
     size = sum(t.numel() for t in model.parameters()) + sum(t.numel() for t in model.buffers())
     if size > MAX_PARAMETERS:
         given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "its defaults"
@@ -209,8 +209,3 @@ def _plural(hint) -> str:
 
 def _short(value) -> str:
     return reprlib.repr(value)  # bounded in depth and length, whatever the value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

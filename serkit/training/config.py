@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from serkit.errors import ConfigError
+from serkit.errors import ConfigError, first_line
 
 
 @dataclass
@@ -409,7 +409,7 @@ def _check_input(config: ExperimentConfig, source: str) -> None:
             spec = extractor.spec
         except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
             raise ConfigError(f"features {features.name!r} cannot be built with {features.params}: "
-                              f"{_first_line(exc)}") from None
+                              f"{first_line(exc)}") from None
         check_input(model.name, model.params, features.name, spec)
         # The real class count is known once the data is read; the scheme's is close enough
         # to bound the model's size before anything is built.
@@ -445,7 +445,7 @@ def _check_augment(augment: list[Component], source: str) -> None:
             raise ConfigError(f"{source}: training.augment: {exc}") from None
         except (TypeError, ValueError, OverflowError) as exc:
             raise ConfigError(f"{source}: training.augment: {component.name!r} cannot be built "
-                              f"with {component.params}: {_first_line(exc)}") from None
+                              f"with {component.params}: {first_line(exc)}") from None
 
 
 def _check_loss(loss: Component, source: str) -> None:
@@ -457,12 +457,8 @@ def _check_loss(loss: Component, source: str) -> None:
         raise ConfigError(f"{source}: training.loss: {exc}") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{source}: training.loss: {loss.name!r} cannot be built with "
-                          f"{loss.params}: {_first_line(exc)}") from None
+                          f"{loss.params}: {first_line(exc)}") from None
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _build(cls, raw: Any, where: str):
