@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from serkit.server.errors import ApiError
+from serkit.workers import usable_cores
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,17 +45,9 @@ QUEUE_PER_SLOT = 4
 SERVICE_SAMPLES = 64
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def resolve_limits(max_concurrency: int | None, max_queue: int | None) -> tuple[int, int]:
     """The limits, defaults filled in: one slot per available core, 4 waiting per slot."""
-    concurrency = available_cores() if max_concurrency is None else max_concurrency
+    concurrency = max(1, usable_cores()) if max_concurrency is None else max_concurrency
     queue = QUEUE_PER_SLOT * concurrency if max_queue is None else max_queue
     return concurrency, queue
 
