@@ -11,14 +11,20 @@ import soundfile as sf
 
 #: ../shared/data beside the checkout, or $SERKIT_DATA.
 SHARED_DATA = Path(os.environ.get("SERKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+#: The checkout's own git-ignored data/ folder, for corpora not in the shared data.
+LOCAL_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def corpus_root(name: str) -> Path:
-    """The folder of one corpus in the shared data, or skip the test saying why."""
-    root = SHARED_DATA / name
-    if not root.is_dir():
-        pytest.skip(f"corpus {name!r} not found at {root} (set SERKIT_DATA to the shared data folder)")
-    return root
+    """The folder of one corpus in the shared data, else in the checkout's ``data/``
+    folder, or skip the test saying where it looked."""
+    for root in (SHARED_DATA / name, LOCAL_DATA / name):
+        if root.is_dir():
+            return root
+    pytest.skip(
+        f"corpus {name!r} not found at {SHARED_DATA / name} (set SERKIT_DATA to the shared "
+        f"data folder) nor at {LOCAL_DATA / name} (the checkout's git-ignored data/ folder)"
+    )
 
 
 @pytest.fixture

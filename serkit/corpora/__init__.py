@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serkit.corpora import (  # noqa: F401  (imported so that each registers its loader)
+    ased,
     casia,
     cremad,
     emodb,
@@ -21,6 +22,7 @@ from serkit.corpora import (  # noqa: F401  (imported so that each registers its
     folder,
     iemocap,
     manifest,
+    nemo,
     ravdess,
     savee,
     tess,
@@ -63,6 +65,8 @@ CORPORA: tuple[CorpusInfo, ...] = (
     CorpusInfo("esd", "en, zh", "Emotional Speech Dataset: 10 English + 10 Chinese speakers, 5 emotions, 35000 files, official split"),
     CorpusInfo("cremad", "en", "CREMA-D: 91 actors, 6 emotions, 12 sentences, 7442 clips"),
     CorpusInfo("emovo", "it", "EMOVO Italian emotional speech: 6 actors, 7 emotions, 588 utterances"),
+    CorpusInfo("ased", "am", "Amharic Speech Emotion Dataset: 65 speakers, 5 emotions, 2474 utterances"),
+    CorpusInfo("nemo", "pl", "nEMO Polish emotional speech: 9 actors, 6 emotions, 4481 clips (CC BY-NC-SA 4.0)"),
     CorpusInfo("folder", "-", "any folder-per-label tree: ROOT/<label>/**/*.wav|flac"),
     CorpusInfo("csv", "-", "a CSV manifest with columns path,label (optional speaker, gender, ...)"),
 )
@@ -82,7 +86,7 @@ def load_corpus(name: str, root: str | Path, **options) -> Corpus:
 
     Args:
         name: a registered loader: emodb, ravdess, tess, savee, casia, iemocap, esd,
-            cremad, emovo, folder or csv.
+            cremad, emovo, ased, nemo, folder or csv.
         root: where the corpus lies.
         **options: loader options, e.g. ``song=True`` (RAVDESS), ``sessions=[1, 2]`` and
             ``include_unlabelled=True`` (IEMOCAP), ``languages="en"`` (ESD).
