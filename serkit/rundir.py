@@ -10,7 +10,8 @@ benchmarks) goes through :class:`RunDir` and :class:`FoldDir`; no other module s
       protocol.json          what the report states about the protocol
       seed=<s>/folds.json    the split plan of that seed
       seed=<s>/fold=<k>/     config.yaml, model.pt (state_dict) or model.joblib,
-                             scaler.json, history.csv, training_state.pt (while it
+                             scaler.json, calibration.json (with training.calibrate),
+                             history.csv, training_state.pt (while it
                              trains), predictions.csv (written last: the fold is finished)
       report.json, report.md, figures/
 
@@ -66,6 +67,7 @@ class FoldDir:
     model_pt = _file("model.pt", "the chosen checkpoint's state_dict (torch models)")
     model_joblib = _file("model.joblib", "the fitted estimator (scikit-learn models)")
     scaler = _file("scaler.json", "the standardizer fitted on the training side")
+    calibration = _file("calibration.json", "the softmax temperature fitted on the validation side")
     history = _file(HISTORY_FILE, "one row per epoch (HISTORY_COLUMNS)")
     predictions = _file(PREDICTIONS_FILE, "the test side's predictions, written last")
     training_state = _file("training_state.pt", "the resumable state while the fold trains")

@@ -29,7 +29,8 @@ EPILOG = """\
 examples:
   serkit predict serkit/examples
   serkit predict calls/ --format jsonl --output calls.jsonl --timeline --window 3 --hop 1
-  serkit predict clip.wav --model path/to/bundle --format csv"""
+  serkit predict clip.wav --model path/to/bundle --format csv
+  serkit predict new_studio/ --adapt        # 30+ files of one unfamiliar set-up"""
 
 
 def add_parser(commands) -> None:
@@ -54,6 +55,10 @@ def add_parser(commands) -> None:
                         help="timeline window length in seconds (default 3.0)")
     parser.add_argument("--hop", type=float, default=1.0, metavar="S",
                         help="timeline step between windows in seconds (default 1.0)")
+    parser.add_argument("--adapt", action="store_true",
+                        help="standardise the features on these files' own statistics (one "
+                        "recording set-up the model has not heard; needs about 30 files or "
+                        "more, warns with fewer; nothing is stored; no --timeline, no resume)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="worker processes (default: all cores; few files run in-process)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -61,13 +66,27 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from serkit.inference.batch import TimelineOptions, run_predict
+    import warnings
 
+    from serkit.inference.batch import TimelineOptions, run_predict
+    from serkit.inference.recognizer import AdaptWarning
+
+    default_show = warnings.showwarning
+
+    def show(message, category, *rest):
+        # One plain line on stderr, not Python's warning format with a source line.
+        if issubclass(category, AdaptWarning):
+            print(f"serkit predict: warning: {message}", file=sys.stderr)
+        else:
+            default_show(message, category, *rest)
+
+    warnings.showwarning = show
     fmt = args.fmt or _format_from_suffix(args.output)
     timeline = TimelineOptions(args.window, args.hop) if args.timeline else None
     try:
         summary = run_predict(args.paths, model=args.model, fmt=fmt, output=args.output,
-                              timeline=timeline, jobs=args.jobs, progress=not args.no_progress)
+                              timeline=timeline, jobs=args.jobs, progress=not args.no_progress,
+                              adapt=args.adapt)
     except BrokenPipeError:
         # The reader went away (`serkit predict ... | head`): stop quietly, as cat does.
         # Point stdout at devnull so that Python's final flush does not fail again.

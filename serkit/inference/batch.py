@@ -103,13 +103,7 @@ def predict_record(recognizer, path: str | Path, *, display: str | None = None,
     (and ``timeline``), or ``path`` and ``error``. Never raises for a bad file.
     """
     display = display or str(path)
-    try:
-        return {"path": display, **_predict(recognizer, path, display, timeline)}
-    except SerkitError as exc:
-        return {"path": display, "error": _without_prefix(str(exc), display)}
-    except Exception as exc:  # a library failing on one odd file must not stop the batch
-        log.warning("%s: unexpected %s", display, type(exc).__name__, exc_info=True)
-        return {"path": display, "error": f"unexpected {type(exc).__name__}: {exc}"}
+    return _guarded(display, lambda: {"path": display, **_predict(recognizer, path, display, timeline)})
 
 
 def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -> dict:
@@ -131,21 +125,54 @@ def _without_prefix(message: str, display: str) -> str:
 # --- many files, in order --------------------------------------------------------------
 
 def predict_records(recognizer, files: Sequence[Path], *, jobs: int = 1,
-                    timeline: TimelineOptions | None = None) -> Iterator[dict]:
+                    timeline: TimelineOptions | None = None, adapt: bool = False) -> Iterator[dict]:
     """Result lines of ``files``, yielded in input order as they are ready.
 
     With ``jobs > 1`` and at least ``MIN_FILES_PER_WORKER * jobs`` files, a pool of
     ``jobs`` worker processes predicts them (each loading the model from
     ``recognizer.path`` once, torch on one thread); otherwise this process does, on one
-    torch thread.
+    torch thread. With ``adapt`` (:meth:`Recognizer.predict_batch`) every file's features
+    are computed first, in this process, and standardised on the statistics of the
+    files that could be read.
     """
     items = [(str(_resolved(f)), str(f)) for f in files]
-    if jobs > 1 and len(items) >= MIN_FILES_PER_WORKER * jobs and recognizer.path is not None:
+    if adapt:
+        with _torch_threads(1):
+            yield from _adapted_records(recognizer, items)
+    elif jobs > 1 and len(items) >= MIN_FILES_PER_WORKER * jobs and recognizer.path is not None:
         yield from _pool_records(recognizer, items, jobs, timeline)
     else:
         with _torch_threads(1):
             for path, display in items:
                 yield predict_record(recognizer, path, display=display, timeline=timeline)
+
+
+def _adapted_records(recognizer, items) -> Iterator[dict]:
+    features: dict[int, tuple[Any, float]] = {}
+    errors: dict[int, dict] = {}
+    for i, (path, display) in enumerate(items):
+        record = _guarded(display, lambda: recognizer.raw_features(path, name=display))
+        if isinstance(record, dict):
+            errors[i] = record
+        else:
+            features[i] = (record[0], record[1] / recognizer.sample_rate)
+    order = sorted(features)
+    predictions = recognizer.predict_features([features[i][0] for i in order],
+                                              [features[i][1] for i in order], adapt=True)
+    by_index = dict(zip(order, predictions))
+    for i, (_, display) in enumerate(items):
+        yield errors[i] if i in errors else {"path": display, **by_index[i].to_dict()}
+
+
+def _guarded(display: str, work):
+    """``work()``, or the error line of ``display`` when it fails (never raises for a bad file)."""
+    try:
+        return work()
+    except SerkitError as exc:
+        return {"path": display, "error": _without_prefix(str(exc), display)}
+    except Exception as exc:  # a library failing on one odd file must not stop the batch
+        log.warning("%s: unexpected %s", display, type(exc).__name__, exc_info=True)
+        return {"path": display, "error": f"unexpected {type(exc).__name__}: {exc}"}
 
 
 def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
@@ -410,7 +437,7 @@ class BatchSummary:
 def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", fmt: str = "table",
                 output: str | Path | None = None, timeline: TimelineOptions | None = None,
                 jobs: int | None = None, progress: bool = True,
-                stdout: IO[str] | None = None) -> BatchSummary:
+                stdout: IO[str] | None = None, adapt: bool = False) -> BatchSummary:
     """Predict every audio file under ``paths`` and write one result per file.
 
     Args:
@@ -422,6 +449,9 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
         timeline: window the files too (see :class:`TimelineOptions`).
         jobs: worker processes (``None``: every core).
         progress: a tqdm bar on stderr (shown only when stderr is a terminal).
+        adapt: standardise on the statistics of this call's files
+            (:meth:`~serkit.inference.Recognizer.predict_batch`); one process, no timeline,
+            and no resuming (a resumed output would mix the statistics of two calls).
 
     Returns:
         The :class:`BatchSummary`; ``failed`` counts this run's files with an error line,
@@ -447,11 +477,28 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
     output = Path(output) if output is not None else None
     if output is not None:
         check_output(output)
+    if adapt and timeline is not None:
+        raise ConfigError("--adapt standardises whole files on the statistics of the call; it "
+                          "does not apply to --timeline windows: use one or the other")
+    if adapt and output is not None and output.exists() and output.stat().st_size:
+        raise ConfigError(f"--output {output} already holds results, and --adapt cannot resume: "
+                          "its statistics are those of one call's files. Pass a new --output")
     files = find_audio_files(paths)
     recognizer = load_model(model)
+    work = _Work(timeline, jobs, progress, adapt)
     if output is not None and fmt in RESUMABLE_FORMATS:
-        return _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress)
-    return _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout or sys.stdout)
+        return _run_resumable(recognizer, files, fmt, output, work)
+    return _run_fresh(recognizer, files, fmt, output, work, stdout or sys.stdout)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """How the files of one run are predicted (the options :func:`predict_records` takes)."""
+
+    timeline: TimelineOptions | None
+    jobs: int
+    progress: bool
+    adapt: bool
 
 
 def check_output(output: Path) -> None:
@@ -477,21 +524,21 @@ def check_output(output: Path) -> None:
         raise ConfigError(f"--output {output} cannot be written: no permission to write in {folder}")
 
 
-def _run_fresh(recognizer, files, fmt, output, timeline, jobs, progress, stdout) -> BatchSummary:
+def _run_fresh(recognizer, files, fmt, output, work: _Work, stdout) -> BatchSummary:
     from serkit.fileio import atomic_open
 
     if output is None:
-        failed = _write_all(recognizer, files, fmt, stdout, timeline, jobs, progress)
+        failed = _write_all(recognizer, files, fmt, stdout, work)
     else:  # a table: people read it whole, so it appears whole or not at all
         with atomic_open(output, "w", encoding="utf-8", newline="") as stream:
-            failed = _write_all(recognizer, files, fmt, stream, timeline, jobs, progress)
+            failed = _write_all(recognizer, files, fmt, stream, work)
     return BatchSummary(len(files), len(files) - failed, 0, failed, output)
 
 
-def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> BatchSummary:
+def _run_resumable(recognizer, files, fmt, output, work: _Work) -> BatchSummary:
     from serkit.fileio import atomic_write_bytes
 
-    previous, complete = read_previous(output, fmt, recognizer.labels, timeline=timeline is not None)
+    previous, complete = read_previous(output, fmt, recognizer.labels, timeline=work.timeline is not None)
     if output.exists() and output.stat().st_size != len(complete):
         log.warning("%s: dropping a torn last line from an interrupted run", output)
         atomic_write_bytes(output, complete)
@@ -500,13 +547,12 @@ def _run_resumable(recognizer, files, fmt, output, timeline, jobs, progress) -> 
     failed_before = sum(1 for f in files if "error" in done.get(_resolved(f), {}))
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "a", encoding="utf-8", newline="") as stream:
-        failed = _write_all(recognizer, todo, fmt, stream, timeline, jobs, progress,
-                            header=not complete)
+        failed = _write_all(recognizer, todo, fmt, stream, work, header=not complete)
     return BatchSummary(len(files), len(todo) - failed, len(files) - len(todo), failed + failed_before, output,
                         failed_before)
 
 
-def _write_all(recognizer, files, fmt, stream, timeline, jobs, progress, *, header=True) -> int:
+def _write_all(recognizer, files, fmt, stream, work: _Work, *, header=True) -> int:
     """Predict ``files`` and write their lines to ``stream``; returns how many failed."""
     from tqdm.auto import tqdm
 
@@ -515,9 +561,10 @@ def _write_all(recognizer, files, fmt, stream, timeline, jobs, progress, *, head
         writer.header()
     failed = 0
     bar = tqdm(total=len(files), unit="file", desc="predict", file=sys.stderr,
-               disable=None if progress else True, dynamic_ncols=True)
+               disable=None if work.progress else True, dynamic_ncols=True)
     try:
-        for record in predict_records(recognizer, files, jobs=jobs, timeline=timeline):
+        for record in predict_records(recognizer, files, jobs=work.jobs, timeline=work.timeline,
+                                      adapt=work.adapt):
             failed += "error" in record
             with bar.external_write_mode(file=sys.stderr):
                 writer.write(record)

@@ -4,7 +4,9 @@ Layout::
 
     <bundle>/
       bundle.json     what to rebuild (features, model, standardizer, labels) and how it
-                      was made (training, metrics); see :data:`BUNDLE_KEYS`
+                      was made (training, metrics); see :data:`BUNDLE_KEYS`, and
+                      optionally ``temperature`` (a softmax temperature fitted on
+                      validation data; 1 when absent)
       weights.pt      the model's state_dict: tensors only, read with weights_only=True
       MODEL_CARD.md   optional, for people
 
@@ -30,6 +32,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -75,6 +78,7 @@ def save_bundle(
     card: str | None = None,
     model_name: str | None = None,
     model_params: Mapping[str, Any] | None = None,
+    temperature: float = 1.0,
 ) -> Path:
     """Write a bundle folder for a torch ``model`` and the features it reads.
 
@@ -95,6 +99,8 @@ def save_bundle(
         model_name: the model's registry name; default found from its class.
         model_params: the constructor parameters it was built with (default none). They are
             stored verbatim and checked by rebuilding the model and loading the weights.
+        temperature: the softmax temperature fitted on validation data
+            (:mod:`serkit.evaluation.calibration`); 1.0 leaves the softmax as trained.
 
     Returns:
         ``out_dir`` as a Path.
@@ -134,6 +140,8 @@ def save_bundle(
         "metrics": dict(metrics or {}),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    if temperature != 1.0:
+        info["temperature"] = float(temperature)
     _check_info(info, out)  # the same checks a reader makes: never write what cannot be read
 
     def write(folder: Path) -> None:
@@ -338,6 +346,10 @@ def _check_info(info: Any, folder: Path) -> None:
         raise ConfigError(f"{where}: model.n_classes is {model['n_classes']} but there are "
                           f"{len(info['labels'])} labels")
     _check_standardizer(info["standardizer"], model["n_features"], where)
+    temperature = info.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not math.isfinite(temperature) or temperature <= 0:
+        raise ConfigError(f"{where}: temperature must be a positive number, not {temperature!r}")
     weights = info["weights"]
     if not isinstance(weights, str) or Path(weights).name != weights or weights in ("", ".", "..") \
             or "\0" in weights or "\\" in weights:
@@ -550,6 +562,8 @@ def bundle_from_run(
                           "was written by another serkit version") from None
     standardizer = (Standardizer.from_state(json.loads(fold_dir.scaler.read_text()))
                     if fold_dir.scaler.is_file() else None)
+    temperature = (json.loads(fold_dir.calibration.read_text())["temperature"]
+                   if fold_dir.calibration.is_file() else 1.0)
     # A variant's experiment is "<experiment>/<variant>": keep names one folder deep.
     name = name or re.sub(r"[^\w.-]+", "-", protocol.get("name") or run.path.name)
     out = Path(out) if out is not None else Path("bundles") / name
@@ -565,7 +579,7 @@ def bundle_from_run(
     return save_bundle(out, name=name, model=model, extractor=extractor, standardizer=standardizer,
                        labels=labels, training=training, metrics=metrics, description=description,
                        card=model_card(info_for_card), model_name=model_spec["name"],
-                       model_params=model_params)
+                       model_params=model_params, temperature=temperature)
 
 
 def _choose_fold(run: RunDir, protocol: dict, seed: int | None, fold: int | None) -> FoldDir:

@@ -61,6 +61,15 @@ LONG_CLIP_S = 60.0
 #: The length of those pieces: about 120 MB of fusion107 working memory each.
 CHUNK_S = 30.0
 
+#: Fewer clips than this give per-call statistics too noisy for ``adapt`` (measured on the
+#: leave-one-corpus-out folds of the default model: docs/results.md); a call with fewer warns.
+ADAPT_MIN_FILES = 30
+
+
+class AdaptWarning(UserWarning):
+    """``adapt`` was asked for with too few clips to standardise on."""
+
+
 #: The bundles shipped with serkit: serkit/pretrained/<name>/.
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -92,6 +101,7 @@ class Recognizer:
         self._standardizer = standardizer
         self._model = model
         self._labels = tuple(info["labels"])
+        self._temperature = float(info.get("temperature", 1.0))
         self.path = path
         self.limits = _with_minimum(limits or DEFAULT_LIMITS)
 
@@ -147,17 +157,22 @@ class Recognizer:
                                   names=None if name is None else [name])[0]
 
     def predict_batch(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
-                      names: Sequence[str] | None = None,
-                      batch_size: int = BATCH_SIZE) -> list[Prediction]:
+                      names: Sequence[str] | None = None, batch_size: int = BATCH_SIZE,
+                      adapt: bool = False) -> list[Prediction]:
         """:meth:`predict` for several clips, with batched model forward passes.
 
         Args:
             sources: as for :meth:`predict`; ``sample_rate`` applies to every array among them.
             names: error-message names, one per source.
             batch_size: clips per forward pass.
+            adapt: standardise the features on these clips' own statistics instead of the
+                training data's (:meth:`adapted_standardizer`): for a batch from one
+                recording set-up the model has not heard. Nothing is stored; warns (an
+                :class:`AdaptWarning`) under :data:`ADAPT_MIN_FILES` clips.
 
         Raises:
             AudioError: for the first bad clip, naming it.
+            ConfigError: ``adapt`` with a bundle that has no standardizer.
         """
         if names is not None and len(names) != len(sources):
             raise ConfigError(f"predict_batch got {len(sources)} sources but {len(names)} names")
@@ -165,11 +180,60 @@ class Recognizer:
             _item_name(s, i, len(sources)) for i, s in enumerate(sources)]
         features, durations = [], []
         for source, n in zip(sources, names):
-            clip_features, samples = self._clip_features(source, sample_rate, n)
+            clip_features, samples = self.raw_features(source, sample_rate, name=n)
             features.append(clip_features)
             durations.append(samples / self.sample_rate)
-        probabilities = self._probabilities(features, batch_size)
+        return self.predict_features(features, durations, batch_size=batch_size, adapt=adapt)
+
+    def raw_features(self, source: AudioSource, sample_rate: int | None = None, *,
+                     name: str | None = None) -> tuple[np.ndarray, int]:
+        """The bundle's features of one clip, not yet standardised, and its length in samples.
+
+        Raises:
+            AudioError: bad audio, as for :meth:`predict`.
+        """
+        return self._clip_features(source, sample_rate, name)
+
+    def predict_features(self, features: Sequence[np.ndarray], durations: Sequence[float], *,
+                         batch_size: int = BATCH_SIZE, adapt: bool = False) -> list[Prediction]:
+        """Predictions from :meth:`raw_features` outputs (standardised here, as
+        :meth:`predict_batch` says for ``adapt``)."""
+        standardizer = self.adapted_standardizer(features) if adapt else self._standardizer
+        scaled = [self._standardize(f, standardizer) for f in features]
+        probabilities = self._probabilities(scaled, batch_size)
         return [self._prediction(p, duration) for p, duration in zip(probabilities, durations)]
+
+    def adapted_standardizer(self, features: Sequence[np.ndarray]):
+        """A standardizer fitted on ``features`` (raw, of the clips of one call).
+
+        The model was trained on features standardised per recording set-up; a batch from
+        a new set-up standardised on its own statistics looks to it like a familiar one.
+        Dimensions that do not vary within the batch keep the training statistics (a
+        scale of 0 would blow them up).
+
+        Raises:
+            ConfigError: the bundle has no standardizer (its model reads raw features).
+        """
+        import warnings
+
+        from serkit.features.extract import Standardizer
+
+        if self._standardizer is None:
+            raise ConfigError(f"model {self.name!r} reads unstandardised features, so --adapt "
+                              "has nothing to adapt; predict without it")
+        if len(features) < ADAPT_MIN_FILES:
+            warnings.warn(AdaptWarning(
+                f"--adapt standardises on the files of one call: {len(features)} file(s) give "
+                f"unreliable statistics; {ADAPT_MIN_FILES} or more from the same set-up are "
+                "needed (measured in docs/results.md)"), stacklevel=3)
+        if not features:
+            return self._standardizer
+        fitted = Standardizer().fit(list(features))
+        trained = self._standardizer
+        constant = fitted.scale == 1.0
+        fitted.mean = np.where(constant, trained.mean, fitted.mean)
+        fitted.scale = np.where(constant, trained.scale, fitted.scale)
+        return fitted
 
     def timeline(self, source: AudioSource, window_s: float = 3.0, hop_s: float = 1.0,
                  sample_rate: int | None = None, *, name: str | None = None,
@@ -204,7 +268,8 @@ class Recognizer:
 
         def add(start: int, end: int, samples: np.ndarray) -> None:
             bounds.append((start, end))
-            features.append(self._features(samples, f"{label} [{start / rate:.2f}-{end / rate:.2f} s]"))
+            features.append(self._standardize(
+                self._features(samples, f"{label} [{start / rate:.2f}-{end / rate:.2f} s]")))
             if len(features) == step:
                 flush()
 
@@ -229,7 +294,7 @@ class Recognizer:
 
     def _clip_features(self, source: AudioSource, sample_rate: int | None,
                        name: str | None) -> tuple[np.ndarray, int]:
-        """The (standardised) features of one clip and its length in samples.
+        """The (raw) features of one clip and its length in samples.
 
         Up to :data:`LONG_CLIP_S` the clip is read whole and featurised in one piece; a
         longer one goes to :meth:`_long_features` (module docstring).
@@ -253,16 +318,16 @@ class Recognizer:
     def _long_features(self, stream: AudioStream, label: str) -> tuple[np.ndarray, int]:
         with self._naming_failures(label):
             features, n = long_clip_features(self._extractor, stream, chunk_s=CHUNK_S)
-        return self._standardize(features), n
+        return features, n
 
     def _features(self, signal: np.ndarray, label: str) -> np.ndarray:
         with self._naming_failures(label):
-            features = self._extractor(signal)
-        return self._standardize(features)
+            return self._extractor(signal)
 
-    def _standardize(self, features: np.ndarray) -> np.ndarray:
-        if self._standardizer is not None:
-            features = self._standardizer.transform(features)
+    def _standardize(self, features: np.ndarray, standardizer=None) -> np.ndarray:
+        standardizer = standardizer or self._standardizer
+        if standardizer is not None:
+            features = standardizer.transform(features)
         return np.asarray(features, dtype=np.float32)
 
     @contextlib.contextmanager
@@ -290,7 +355,7 @@ class Recognizer:
             for start in range(0, len(features), step):
                 x, lengths = collate(features[start:start + step], kind)
                 logits = self._model(x, lengths) if lengths is not None else self._model(x)
-                parts.append(torch.softmax(logits.double(), dim=1).numpy())
+                parts.append(torch.softmax(logits.double() / self._temperature, dim=1).numpy())
         return np.concatenate(parts)
 
     def _prediction(self, probabilities: np.ndarray, duration_s: float) -> Prediction:

@@ -60,6 +60,9 @@ class ProtocolConfig:
     #: every run uses the split of this seed, so runs differ only in training randomness,
     #: as the SpeechNet reproducibility metrics (GLR ... PCLR) require.
     split_seed: int | None = None
+    #: Standardise each test corpus on its own test clips (their labels unused), as
+    #: ``serkit predict --adapt`` does with the files of one call; needs training.standardize.
+    adapt: bool = False
 
 
 @dataclass
@@ -78,6 +81,12 @@ class TrainingConfig:
     select: str = "val_loss"  # val_loss | val_accuracy | last
     #: Standardise features with statistics of the training side only.
     standardize: bool = True
+    #: "corpus": standardise each training corpus on its own clips (the pooled statistics
+    #: still go with the model for single clips); None: pooled statistics for all.
+    standardize_by: str | None = None
+    #: Fit a softmax temperature on the validation side (serkit.evaluation.calibration) and
+    #: apply it to the test predictions and to a bundle made from the run.
+    calibrate: bool = False
     #: Training state is saved every this many epochs so an interrupted run resumes.
     checkpoint_every: int = 10
     #: Augmentations applied to the training side only, as {name, params}.
@@ -95,7 +104,10 @@ class TrainingConfig:
 
 #: Training keys added after run folders existed, dropped from the resolved config while
 #: they hold their defaults, so that older run folders still resume (see to_dict).
-_LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False}
+_LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
+                            "standardize_by": None, "calibrate": False}
+#: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
+_LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 
 
 @dataclass
@@ -159,6 +171,11 @@ class ExperimentConfig:
         for key, default in _LATER_TRAINING_DEFAULTS.items():
             if raw["training"][key] == default:
                 del raw["training"][key]
+        protocols = [raw["protocol"], *(raw["release"]["protocols"] if raw.get("release") else [])]
+        for protocol in protocols:
+            for key, default in _LATER_PROTOCOL_DEFAULTS.items():
+                if protocol[key] == default:
+                    del protocol[key]
         return raw
 
 
@@ -167,6 +184,7 @@ SEARCH_SELECT_CHOICES = ("val_loss", "val_accuracy")
 #: Top-level keys a search grid cannot vary: they define the search itself.
 UNSEARCHABLE_KEYS = ("search", "variants")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+STANDARDIZE_BY = (None, "corpus")
 
 
 def load_config(
@@ -310,6 +328,15 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if t.random_crop is not None and t.random_crop < 1:
         raise ConfigError(f"{source}: training.random_crop must be a positive number of time steps, "
                           f"not {t.random_crop}")
+    if t.standardize_by not in STANDARDIZE_BY:
+        raise ConfigError(f"{source}: training.standardize_by must be one of {STANDARDIZE_BY}, "
+                          f"not {t.standardize_by!r}")
+    if t.standardize_by is not None and not t.standardize:
+        raise ConfigError(f"{source}: training.standardize_by needs training.standardize: true")
+    protocols = [config.protocol, *(config.release.protocols if config.release is not None else ())]
+    if any(p.adapt for p in protocols) and not t.standardize:
+        raise ConfigError(f"{source}: a protocol with adapt: true standardises the test side on its "
+                          "own clips, which needs training.standardize: true")
     if not re.fullmatch(r"cpu|cuda(:\d+)?", t.device):
         raise ConfigError(f"{source}: training.device must be cpu, cuda or cuda:<index>, not {t.device!r}")
     _check_input(config, source)

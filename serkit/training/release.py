@@ -48,6 +48,19 @@ CORPUS_NOTES = {
     "esd": "English and Mandarin, 20 speakers",
     "cremad": "American English, 91 actors",
     "emovo": "Italian, 6 actors",
+    "ased": "Amharic, 65 speakers (25 women, 40 men)",
+    "nemo": "Polish, 9 actors",
+}
+
+#: Licence of each corpus, for the model card (the weights are trained on them).
+CORPUS_LICENCES = {
+    "emodb": "research use, as stated by its authors",
+    "ravdess": "CC BY-NC-SA 4.0",
+    "tess": "CC BY-NC-ND 4.0",
+    "savee": "free for research use",
+    "casia": "research use (public 1200-utterance subset)",
+    "ased": "as published at github.com/Ethio2021/ASED_V1 (research use; cite Retta et al. 2022)",
+    "nemo": "CC BY-NC-SA 4.0 (github.com/amu-cai/nEMO)",
 }
 
 

@@ -31,6 +31,7 @@ from serkit.corpora import load_corpus
 from serkit.corpora.base import Corpus, merge_corpora
 from serkit.errors import ConfigError
 from serkit.evaluation import build_report, write_predictions
+from serkit.evaluation.calibration import apply_temperature, fit_temperature, negative_log_likelihood
 from serkit.features import make_features
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import Standardizer, extract_corpus
@@ -47,7 +48,7 @@ from serkit.training.seeding import seed_everything
 log = logging.getLogger(__name__)
 
 #: Where the corpora are when neither --data-root nor the config says.
-DEFAULT_DATA_ROOTS = ("../shared/data",)
+DEFAULT_DATA_ROOTS = ("../shared/data", "data")
 
 
 #: Input kinds whose features are read from the cache when used rather than held in
@@ -159,9 +160,9 @@ def _summary_markdown(summary: dict) -> str:
 
 def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = True) -> Dataset:
     """Load the corpora, apply the label scheme and extract (cached) features."""
-    root = resolve_data_root(config.data.root if data_root is None else data_root)
+    roots = resolve_data_roots(config.data.root if data_root is None else data_root)
     corpora = [
-        load_corpus(name, root / name, **config.data.loader_options.get(name, {}))
+        load_corpus(name, corpus_folder(name, roots), **config.data.loader_options.get(name, {}))
         for name in config.data.corpora
     ]
     corpus = corpora[0] if len(corpora) == 1 else merge_corpora(corpora)
@@ -176,15 +177,29 @@ def load_dataset(config: ExperimentConfig, *, data_root=None, progress: bool = T
     return Dataset(corpus, features, classes, targets, extractor)
 
 
-def resolve_data_root(root: str | Path | None) -> Path:
-    candidates = [root] if root is not None else [os.environ.get("SERKIT_DATA"), *DEFAULT_DATA_ROOTS]
-    for candidate in candidates:
-        if candidate and Path(candidate).expanduser().is_dir():
-            return Path(candidate).expanduser()
-    raise ConfigError(
-        f"corpus folder not found (tried {', '.join(str(c) for c in candidates if c)}); "
-        "pass --data-root FOLDER or set SERKIT_DATA to the folder holding emodb/, ravdess/, ..."
-    )
+def resolve_data_roots(root: str | Path | None) -> list[Path]:
+    """The folders that hold corpus folders, in the order they are searched.
+
+    ``root`` (--data-root or data.root) or else ``$SERKIT_DATA`` may list several folders
+    separated by ``os.pathsep`` (``:`` on Linux); with neither, :data:`DEFAULT_DATA_ROOTS`
+    (the shared data beside the checkout, then the checkout's git-ignored ``data/``).
+    """
+    given = root if root is not None else os.environ.get("SERKIT_DATA")
+    candidates = [Path(p) for p in str(given).split(os.pathsep) if p] if given else \
+        [Path(p) for p in DEFAULT_DATA_ROOTS]
+    found = [c.expanduser() for c in candidates if c.expanduser().is_dir()]
+    if not found:
+        raise ConfigError(
+            f"corpus folder not found (tried {', '.join(str(c) for c in candidates)}); "
+            "pass --data-root FOLDER or set SERKIT_DATA to the folder holding emodb/, ravdess/, ..."
+        )
+    return found
+
+
+def corpus_folder(name: str, roots: list[Path]) -> Path:
+    """``<root>/<name>`` of the first root that has it (the first root's when none does,
+    so the loader's message names where it looked)."""
+    return next((r / name for r in roots if (r / name).is_dir()), roots[0] / name)
 
 
 def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, fold_dir: FoldDir, *,
@@ -195,18 +210,65 @@ def run_fold(config: ExperimentConfig, dataset: Dataset, fold: Fold, fold_dir: F
     fold_dir.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(fold_dir.config, yaml.safe_dump(config.to_dict(), sort_keys=False))
     train, val, test = (_side(dataset, ids) for ids in (fold.train, fold.val, fold.test))
-    train = _augmented(config, dataset, fold.train, train, seed=seed, progress=progress)
-    scaler = None
+    train, train_corpora = _augmented(config, dataset, fold.train, train, seed=seed, progress=progress)
     if config.training.standardize:
-        scaler = Standardizer().fit(train.features)
-        train, val, test = (_scaled(scaler, s) for s in (train, val, test))
-        atomic_write_text(fold_dir.scaler, json.dumps(scaler.state_dict()))
+        train, val, test = _standardized(config, dataset, fold, fold_dir, train, train_corpora, val, test)
     if is_sklearn(config.model.name):
         probabilities = _fit_sklearn(config, dataset, train, test, fold_dir)
     else:
         probabilities = _fit_torch(config, dataset, train, val, test, fold_dir=fold_dir, progress=progress)
     rows = _prediction_rows(dataset, fold.test, probabilities, seed=seed, fold=fold_dir.fold)
     write_predictions(fold_dir.predictions, rows, dataset.classes)
+
+
+def _standardized(config, dataset: Dataset, fold: Fold, fold_dir: FoldDir, train: FeatureSet,
+                  train_corpora: np.ndarray, val: FeatureSet, test: FeatureSet):
+    """The three sides standardised as the config says; the pooled scaler is saved.
+
+    The pooled scaler (all training clips) is what a single clip gets at inference, so it
+    is always saved with the fold. With ``standardize_by: corpus`` each training corpus is
+    standardised on its own training clips instead (the validation side on its corpus's
+    training statistics), so the model learns what a clip says relative to its recording
+    set-up. With ``protocol.adapt`` each test corpus is standardised on its own test clips.
+    """
+    pooled = Standardizer().fit(train.features)
+    atomic_write_text(fold_dir.scaler, json.dumps(pooled.state_dict()))
+    if config.training.standardize_by == "corpus":
+        by_corpus = _group_scalers(train, train_corpora)
+        train = _scaled_by_group(by_corpus, pooled, train, train_corpora)
+        val = _scaled_by_group(by_corpus, pooled, val, _corpora(dataset, fold.val))
+    else:
+        train, val = _scaled(pooled, train), _scaled(pooled, val)
+    if config.protocol.adapt:
+        test_corpora = _corpora(dataset, fold.test)
+        test = _scaled_by_group(_group_scalers(test, test_corpora), pooled, test, test_corpora)
+    else:
+        test = _scaled(pooled, test)
+    return train, val, test
+
+
+def _corpora(dataset: Dataset, ids) -> np.ndarray:
+    return np.array([dataset.corpus.utterances[i].corpus for i in dataset.index_of(ids)], dtype=object)
+
+
+def _group_scalers(side: FeatureSet, groups: np.ndarray) -> dict[str, Standardizer]:
+    return {g: Standardizer().fit(_take(side, groups == g).features) for g in sorted(set(groups))}
+
+
+def _scaled_by_group(scalers: dict[str, Standardizer], fallback: Standardizer, side: FeatureSet,
+                     groups: np.ndarray) -> FeatureSet:
+    """Each row scaled by its group's scaler (the fallback for a group without one)."""
+    if len(side) == 0:
+        return side
+    rows = [scalers.get(g, fallback).transform(x).astype(np.float32) for x, g in zip(side.features, groups)]
+    features = rows if side.is_sequence else np.stack(rows)
+    return FeatureSet(features, side.targets, side.kind)
+
+
+def _take(side: FeatureSet, mask: np.ndarray) -> FeatureSet:
+    index = np.flatnonzero(mask)
+    features = [side.features[i] for i in index] if side.is_sequence else side.features[index]
+    return FeatureSet(features, side.targets[index], side.kind)
 
 
 def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress) -> np.ndarray:
@@ -228,8 +290,21 @@ def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress
     fold_dir.write_history(result.history, result.best_epoch)
     probabilities = (predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
                      if len(test) else np.zeros((0, len(dataset.classes))))
+    if settings.calibrate and len(val):
+        probabilities = _calibrated(model, val, probabilities, settings, fold_dir)
     fold_dir.training_state.unlink(missing_ok=True)
     return probabilities
+
+
+def _calibrated(model, val: FeatureSet, test_probabilities: np.ndarray, settings, fold_dir: FoldDir) -> np.ndarray:
+    """Test probabilities under the temperature fitted on the validation side (saved with the fold)."""
+    val_probabilities = predict_proba(model, val, batch_size=settings.batch_size, device=settings.device)
+    temperature = fit_temperature(val_probabilities, val.targets)
+    record = {"temperature": temperature,
+              "val_nll_before": negative_log_likelihood(val_probabilities, val.targets),
+              "val_nll_after": negative_log_likelihood(apply_temperature(val_probabilities, temperature), val.targets)}
+    atomic_write_text(fold_dir.calibration, json.dumps(record, indent=2))
+    return apply_temperature(test_probabilities, temperature)
 
 
 def _fit_sklearn(config, dataset, train, test, fold_dir: FoldDir) -> np.ndarray:
@@ -252,9 +327,11 @@ def _fit_sklearn(config, dataset, train, test, fold_dir: FoldDir) -> np.ndarray:
 
 def _augmented(config: ExperimentConfig, dataset: Dataset, ids, train: FeatureSet, *, seed: int,
                progress: bool) -> FeatureSet:
-    """The training side plus its augmented copies (validation and test stay clean)."""
+    """The training side plus its augmented copies (validation and test stay clean), and
+    the corpus of each of its rows."""
+    corpora = _corpora(dataset, ids)
     if not config.training.augment:
-        return train
+        return train, corpora
     augmentations = [make_augmentation(c.name, **c.params) for c in config.training.augment]
     paths = [dataset.corpus.utterances[i].path for i in dataset.index_of(ids)]
     features, targets = [train.features], [train.targets]
@@ -263,9 +340,10 @@ def _augmented(config: ExperimentConfig, dataset: Dataset, ids, train: FeatureSe
                                 lazy=dataset.kind in LAZY_KINDS)
         features.append(np.stack(copies) if not train.is_sequence else copies)
         targets.append(train.targets)
+    corpora = np.concatenate([corpora] * len(features))
     if train.is_sequence:
-        return FeatureSet([x for part in features for x in part], np.concatenate(targets), train.kind)
-    return FeatureSet(np.concatenate(features), np.concatenate(targets), train.kind)
+        return FeatureSet([x for part in features for x in part], np.concatenate(targets), train.kind), corpora
+    return FeatureSet(np.concatenate(features), np.concatenate(targets), train.kind), corpora
 
 
 def _side(dataset: Dataset, ids) -> FeatureSet:
