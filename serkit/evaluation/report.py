@@ -15,6 +15,11 @@ Aggregation (stated in every report under ``notes``):
   of seeds; with fewer than two seeds its values are null.
 * ``majority_baseline`` always predicts the most frequent label *of the test truths*
   (training labels are not in predictions.csv).
+* ``prediction_shares`` gives, per test corpus, the most frequent *predicted* label and its
+  share of that corpus's predictions (all seeds pooled): a model that answers one label
+  to everything new ("collapse") shows a share near 1 however its accuracy looks.
+* ``calibration`` is the top-label expected calibration error (15 bins) of the
+  probabilities, mean over seeds; null when predictions.csv has no probabilities.
 * ``warnings`` lists what makes the numbers suspect, e.g. an accuracy that is not above the
   majority baseline; report.md repeats them near its top.
 """
@@ -31,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.errors import SerkitError
+from serkit.evaluation.calibration import expected_calibration_error
 from serkit.evaluation.groups import GROUP_COLUMNS, known_group_columns, metrics_by_group
 from serkit.evaluation.metrics import (METRIC_NAMES, classification_metrics, confusion_matrix,
                                        majority_baseline, normalize_rows, per_class_metrics)
@@ -104,6 +110,8 @@ def compute_report(predictions: Predictions, *, protocol: dict | None = None) ->
         "per_group": _per_group(predictions),
         "reproducibility": seed_reproducibility(predictions),
         "majority_baseline": {**majority_baseline(predictions.truth), "note": NOTES["majority_baseline"]},
+        "prediction_shares": prediction_shares(predictions),
+        "calibration": _calibration(predictions),
         "protocol": protocol if protocol is not None else infer_protocol(predictions),
         "notes": dict(NOTES),
     }
@@ -120,6 +128,31 @@ def report_warnings(report: dict) -> list[str]:
         warnings.append(f"accuracy {100 * accuracy['mean']:.1f} %{over} is not above the majority baseline "
                         f"{100 * base['accuracy']:.1f} % (always '{base['label']}')")
     return warnings
+
+
+def prediction_shares(predictions: Predictions) -> dict[str, dict]:
+    """Per corpus (all seeds pooled): the most frequent predicted label, its share and n."""
+    corpora = predictions.column("corpus")
+    out = {}
+    for corpus in sorted({str(c) for c in corpora}):
+        predicted = predictions.prediction[corpora.astype(str) == corpus]
+        labels, counts = np.unique(predicted, return_counts=True)
+        top = int(np.argmax(counts))  # ties: the label first in sorted order
+        out[corpus] = {"label": str(labels[top]), "share": float(counts[top] / counts.sum()),
+                       "n": int(counts.sum())}
+    return out
+
+
+def _calibration(predictions: Predictions) -> dict | None:
+    if predictions.probabilities is None or np.isnan(predictions.probabilities).any():
+        return None
+    labels = list(predictions.labels)
+    per_seed = []
+    for seed in predictions.seeds:
+        run = predictions.select(predictions.seed == seed)
+        targets = np.array([labels.index(t) for t in run.truth])
+        per_seed.append(expected_calibration_error(run.probabilities, targets))
+    return {"ece": summarize(per_seed), "bins": 15}
 
 
 def summarize(values: Sequence[float]) -> dict:
@@ -305,7 +338,7 @@ def render_markdown(report: dict) -> str:
              f"classes: {', '.join(report['labels'])}.", ""]
     parts += [f"> **Warning:** {w}" + "\n" for w in report.get("warnings", [])]
     parts += _md_metrics(report) + _md_per_class(report) + _md_per_group(report)
-    parts += _md_reproducibility(report) + _md_protocol(report) + _md_figures(report)
+    parts += _md_shares(report) + _md_reproducibility(report) + _md_protocol(report) + _md_figures(report)
     parts += ["## Notes", ""] + [f"- **{k}**: {v}" for k, v in report["notes"].items()] + [""]
     return "\n".join(parts)
 
@@ -338,6 +371,19 @@ def _md_metrics(report: dict) -> list[str]:
 
 def _over_seeds(report: dict) -> str:
     return "mean ± std over seeds" if report["n_runs"] > 1 else "single seed"
+
+
+def _md_shares(report: dict) -> list[str]:
+    shares = report.get("prediction_shares") or {}
+    lines = ["## Most frequent prediction per corpus", "",
+             "A share near 100 % means the model answers one label to most clips of that corpus.", ""]
+    lines += _md_table(("corpus", "label", "share (%)", "n"),
+                       [(c, v["label"], _pct(v["share"]), v["n"]) for c, v in shares.items()])
+    calibration = report.get("calibration")
+    if calibration is not None:
+        lines += [f"Expected calibration error (top label, {calibration['bins']} bins): "
+                  f"{_mean_std(calibration['ece'])} %.", ""]
+    return lines if shares else []
 
 
 def _md_per_class(report: dict) -> list[str]:

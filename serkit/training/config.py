@@ -136,6 +136,10 @@ class ReleaseConfig:
     name: str = "default"
     description: str = ""
     final_val_fraction: float = 0.1
+    #: A candidate whose leave-one-corpus-out predictions give any test corpus one label
+    #: for more than this share of its clips has collapsed and cannot be chosen; the
+    #: release fails when every candidate has. None: no check.
+    max_label_share: float | None = None
 
 
 @dataclass
@@ -340,6 +344,10 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if not re.fullmatch(r"cpu|cuda(:\d+)?", t.device):
         raise ConfigError(f"{source}: training.device must be cpu, cuda or cuda:<index>, not {t.device!r}")
     _check_input(config, source)
+    if config.release is not None and config.release.max_label_share is not None \
+            and not 0 < config.release.max_label_share <= 1:
+        raise ConfigError(f"{source}: release.max_label_share must be in (0, 1], not "
+                          f"{config.release.max_label_share}")
     if config.release is not None and not config.release.protocols:
         raise ConfigError(f"{source}: release.protocols must list at least one protocol to choose by, "
                           "e.g. [{split: loso}, {split: loco}]")

@@ -74,18 +74,31 @@ def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progr
     scores = {}
     for protocol in release.protocols:
         evaluated = dataclasses.replace(plain, protocol=protocol)
-        scores[protocol.split] = _variant_reports(evaluated, out / protocol.split, data_root, progress)
-    chosen = _choose(scores, release.choose_by)
+        key = protocol_key(protocol)
+        scores[key] = _variant_reports(evaluated, out / key, data_root, progress)
+    collapse = collapsed_folds(scores, release.max_label_share)
+    eligible = [v for v in next(iter(scores.values())) if not collapse.get(v)]
+    if not eligible:
+        atomic_write_text(out / "release.json", json.dumps({"failed": "every candidate collapsed",
+                                                            "collapsed": collapse}, indent=2))
+        raise ConfigError(
+            f"release {release.name!r} failed: every candidate answers one label to more than "
+            f"{100 * release.max_label_share:.0f} % of some held-out corpus "
+            f"({_describe_collapse(collapse)}); see {out / 'release.json'}. The bundle was not changed")
+    chosen = _choose(scores, release.choose_by, eligible)
     final_config = _final_config(plain, chosen, release.final_val_fraction)
-    model, scaler, dataset, fold = _train_final(final_config, out / "final", data_root, progress)
+    model, scaler, temperature, dataset, fold = _train_final(final_config, out / "final", data_root, progress)
     extractor = dataset.extractor
     record = _record(config, scores, chosen, final_config, dataset, fold, model)
+    record["collapsed"] = collapse
+    record["final_temperature"] = temperature
     card = model_card(record)
     save_bundle(release.bundle, name=release.name, model=model, extractor=extractor,
                 standardizer=scaler, labels=dataset.classes, training=record["training"],
                 metrics=record["metrics"], description=release.description, card=card,
                 model_name=final_config.model.name,
-                model_params=resolved_params(final_config.model.name, extractor.spec, final_config.model.params))
+                model_params=resolved_params(final_config.model.name, extractor.spec, final_config.model.params),
+                temperature=temperature)
     atomic_write_text(out / "release.json", json.dumps(record, indent=2, default=str))
     atomic_write_text(out / "release.md", card)
     log.info("released %s (%s) to %s", release.name, chosen, release.bundle)
@@ -97,10 +110,35 @@ def _variant_reports(config: ExperimentConfig, out: Path, data_root, progress: b
     return run_variants(config, out_dir=out, data_root=data_root, progress=progress)
 
 
-def _choose(scores: dict[str, dict[str, dict]], metric: str) -> str:
-    variants = next(iter(scores.values())).keys()
+def protocol_key(protocol: ProtocolConfig) -> str:
+    """How a release names a protocol (its folder, its column): ``loco``, ``loco-adapt``..."""
+    return protocol.split + ("-adapt" if protocol.adapt else "")
+
+
+def collapsed_folds(scores: dict[str, dict[str, dict]], max_share: float | None) -> dict[str, dict]:
+    """Per variant, the leave-one-corpus-out test corpora whose most frequent predicted
+    label exceeds ``max_share`` of their predictions: ``{variant: {"loco/emodb": share}}``."""
+    if max_share is None:
+        return {}
+    out: dict[str, dict] = {}
+    for key, reports in scores.items():
+        if not key.startswith("loco"):
+            continue
+        for variant, report in reports.items():
+            for corpus, top in report.get("prediction_shares", {}).items():
+                if top["share"] > max_share:
+                    out.setdefault(variant, {})[f"{key}/{corpus}"] = top["share"]
+    return out
+
+
+def _describe_collapse(collapse: dict[str, dict]) -> str:
+    return "; ".join(f"{v}: " + ", ".join(f"{fold} {100 * share:.0f} %" for fold, share in folds.items())
+                     for v, folds in collapse.items())
+
+
+def _choose(scores: dict[str, dict[str, dict]], metric: str, eligible: list[str]) -> str:
     mean = {v: sum(reports[v]["metrics"][metric]["mean"] for reports in scores.values()) / len(scores)
-            for v in variants}
+            for v in eligible}
     return max(mean, key=mean.get)
 
 
@@ -123,7 +161,9 @@ def _train_final(config: ExperimentConfig, folder: Path, data_root, progress: bo
     model.eval()
     scaler = (Standardizer.from_state(json.loads(fold_dir.scaler.read_text()))
               if fold_dir.scaler.exists() else None)
-    return model, scaler, dataset, fold
+    temperature = (json.loads(fold_dir.calibration.read_text())["temperature"]
+                   if fold_dir.calibration.exists() else 1.0)
+    return model, scaler, temperature, dataset, fold
 
 
 def _record(config, scores, chosen, final_config, dataset, fold, model) -> dict:
@@ -133,12 +173,16 @@ def _record(config, scores, chosen, final_config, dataset, fold, model) -> dict:
                          "macro_f1": r["metrics"]["macro_f1"]["mean"]} for v, r in reports.items()}
              for split, reports in scores.items()}
     per_corpus = {split: _per_group(reports[chosen], "corpus") for split, reports in scores.items()}
+    shares = {split: reports[chosen].get("prediction_shares", {}) for split, reports in scores.items()}
+    calibration = {split: _mean((reports[chosen].get("calibration") or {}).get("ece"))
+                   for split, reports in scores.items()}
     return {
         "name": config.release.name,
         "description": config.release.description,
         "chosen_variant": chosen,
         "chosen_by": f"mean {metric} over {', '.join(scores)}",
-        "metrics": {"protocols": {split: t[chosen] for split, t in table.items()}, "per_corpus": per_corpus},
+        "metrics": {"protocols": {split: t[chosen] for split, t in table.items()}, "per_corpus": per_corpus,
+                    "prediction_shares": shares, "calibration_error": calibration},
         "candidates": table,
         "training": {
             "experiment": config.experiment,
@@ -171,6 +215,7 @@ def model_card(record: dict) -> str:
     """The model card (Markdown) of a release record: data, labels, protocols, metrics, limits."""
     t = record["training"]
     labels = sorted({e for counts in t["corpora"].values() for e in counts})
+    corpora = list(t["corpora"])
     lines = [
         f"# Model card: `{record['name']}`", "",
         record["description"], "",
@@ -180,48 +225,98 @@ def model_card(record: dict) -> str:
         f"`{json.dumps(t['features']['params'])}`.",
         f"- Chosen among the candidates below by {record['chosen_by']}: `{record['chosen_variant']}`.",
         f"- Produced by `{t['command']}` (configs/), which also measured every number here.", "",
-        "## Training data",
-        f"{t['utterances']} utterances of {t['speakers']} speakers, label scheme `{t['label_scheme']}` "
-        f"({', '.join(labels)}):", "",
-        "| corpus | speech | " + " | ".join(labels) + " |",
-        "|---|---|" + "---|" * len(labels),
+        *_card_data(record, labels),
+        "## How well it does (speaker- and corpus-independent)", "",
+        "UA = unweighted average recall (mean per-class recall), WA = accuracy. "
+        "`loso`: leave-one-speaker-out, each speaker tested by a model that never heard them; "
+        "`loco`: leave-one-corpus-out, each corpus tested by a model trained on the others "
+        "(another language or recording set-up), the closest we can measure to \"anyone's "
+        "audio\"; `-adapt`: the test corpus standardised on its own clips, as "
+        "`serkit predict --adapt` does with the files of one call.", "",
+        "| candidate | " + " | ".join(f"{s} UA | {s} WA" for s in record["candidates"]) + " |",
+        "|---|" + "---|---|" * len(record["candidates"]),
     ]
-    for corpus, counts in t["corpora"].items():
-        lines.append(f"| {corpus} | {CORPUS_NOTES.get(corpus, '')} | "
-                     + " | ".join(str(counts.get(e, 0)) for e in labels) + " |")
-    final = t["final_fit"]
-    lines += ["", f"The released weights were trained on {final['train']} utterances; "
-              f"{final['validation']} ({'; '.join(final['notes'])}) chose the checkpoint.", "",
-              "## How well it does (speaker- and corpus-independent)", "",
-              "UA = unweighted average recall (mean per-class recall), WA = accuracy. "
-              "Leave-one-speaker-out tests each speaker with a model that never heard them; "
-              "leave-one-corpus-out tests each corpus with a model trained on the other four "
-              "(another language or recording set-up): the closest we can measure to "
-              "\"anyone's audio\".", "",
-              "| candidate | " + " | ".join(f"{s} UA | {s} WA" for s in record["candidates"]) + " |",
-              "|---|" + "---|---|" * len(record["candidates"])]
     for variant in next(iter(record["candidates"].values())):
         cells = [f"{100 * record['candidates'][s][variant]['uar']:.1f} | "
                  f"{100 * record['candidates'][s][variant]['accuracy']:.1f}" for s in record["candidates"]]
         mark = " (chosen)" if variant == record["chosen_variant"] else ""
+        if variant in record.get("collapsed", {}):
+            mark += " (collapsed: not eligible)"
         lines.append(f"| {variant}{mark} | " + " | ".join(cells) + " |")
-    lines += ["", "UA of the chosen model by test corpus:", "",
-              "| protocol | " + " | ".join(t["corpora"]) + " |", "|---|" + "---|" * len(t["corpora"])]
+    lines += ["", "UA of the chosen model by test corpus, and the worst:", "",
+              "| protocol | " + " | ".join(corpora) + " | worst |", "|---|" + "---|" * (len(corpora) + 1)]
     for split, per in record["metrics"]["per_corpus"].items():
+        known = [v for v in per.values() if v is not None]
         lines.append(f"| {split} | " + " | ".join(
-            "—" if per.get(c) is None else f"{100 * per[c]:.1f}" for c in t["corpora"]) + " |")
-    lines += ["", "## Known limits",
-              "- Acted speech only: professional or student actors reading fixed sentences. "
-              "Spontaneous, conversational or noisy speech is harder; expect lower accuracy.",
-              f"- Five classes ({', '.join(labels)}): other states (surprise, disgust, calm, "
-              "boredom, frustration, ...) are forced into one of them.",
-              "- Languages covered: German, English (North American, Canadian, British) and "
-              "Mandarin. Others are untested; the leave-one-corpus-out row shows how much a "
-              "new language or recording set-up costs.",
-              "- The probabilities are the softmax of a model trained with class weights; they "
-              "are not calibrated confidences.",
-              "- Adults only; SAVEE is male-only and TESS female-only, so gender and corpus are "
-              "confounded there.",
-              "- One label per clip (or per window with `--timeline`); mixed emotions are not "
-              "modelled.", ""]
+            "—" if per.get(c) is None else f"{100 * per[c]:.1f}" for c in corpora)
+            + (f" | {100 * min(known):.1f} |" if known else " | — |"))
+    lines += _card_collapse(record, corpora) + _card_calibration(record) + _card_limits(record, labels)
     return "\n".join(lines)
+
+
+def _card_data(record: dict, labels: list[str]) -> list[str]:
+    t = record["training"]
+    lines = ["## Training data",
+             f"{t['utterances']} utterances of {t['speakers']} speakers, label scheme `{t['label_scheme']}` "
+             f"({', '.join(labels)}):", "",
+             "| corpus | speech | licence | " + " | ".join(labels) + " |",
+             "|---|---|---|" + "---|" * len(labels)]
+    for corpus, counts in t["corpora"].items():
+        lines.append(f"| {corpus} | {CORPUS_NOTES.get(corpus, '')} | {CORPUS_LICENCES.get(corpus, 'see the corpus')} | "
+                     + " | ".join(str(counts.get(e, 0)) for e in labels) + " |")
+    final = t["final_fit"]
+    return lines + ["", "The weights inherit the most restrictive of these licences (several are "
+                    "non-commercial): research use.", "",
+                    f"The released weights were trained on {final['train']} utterances; "
+                    f"{final['validation']} ({'; '.join(final['notes'])}) chose the checkpoint.", ""]
+
+
+def _card_collapse(record: dict, corpora: list[str]) -> list[str]:
+    shares = {k: v for k, v in record["metrics"].get("prediction_shares", {}).items() if k.startswith("loco")}
+    if not shares:
+        return []
+    lines = ["", "Most frequent predicted label per held-out corpus (share of its predictions; "
+             "a share far above 1/classes means the model answers one label to that corpus):", "",
+             "| protocol | " + " | ".join(corpora) + " |", "|---|" + "---|" * len(corpora)]
+    for split, per in shares.items():
+        lines.append(f"| {split} | " + " | ".join(
+            f"{per[c]['label']} {100 * per[c]['share']:.0f} %" if c in per else "—" for c in corpora) + " |")
+    return lines
+
+
+def _card_calibration(record: dict) -> list[str]:
+    errors = {k: v for k, v in record["metrics"].get("calibration_error", {}).items() if v is not None}
+    temperature = record.get("final_temperature", 1.0)
+    if not errors and temperature == 1.0:
+        return []
+    lines = ["", "## Calibration", ""]
+    if temperature != 1.0:
+        lines.append(f"The probabilities are the softmax at temperature {temperature:.3f}, fitted on the "
+                     "validation speakers of the final training (temperature scaling: the label never "
+                     "changes, only the confidence).")
+    if errors:
+        lines.append("Expected calibration error (top label, 15 bins) on the test folds, each fold's "
+                     "temperature fitted on its own validation side: "
+                     + ", ".join(f"{k} {100 * v:.1f} %" for k, v in errors.items()) + ".")
+    return lines
+
+
+def _card_limits(record: dict, labels: list[str]) -> list[str]:
+    t = record["training"]
+    speech = "; ".join(f"{c}: {CORPUS_NOTES[c]}" for c in t["corpora"] if c in CORPUS_NOTES)
+    calibrated = record.get("final_temperature", 1.0) != 1.0
+    return ["", "## Known limits",
+            "- Acted speech only: actors or volunteers reading fixed sentences in a given emotion. "
+            "Spontaneous, conversational or noisy speech is harder; expect lower accuracy.",
+            f"- {len(labels)} classes ({', '.join(labels)}): other states (surprise, disgust, calm, "
+            "boredom, frustration, ...) are forced into one of them.",
+            f"- Speech it learned from: {speech}. Other languages are untested; the "
+            "leave-one-corpus-out rows show what a new language or recording set-up costs.",
+            "- The probabilities are " + ("temperature-calibrated on validation speakers, but "
+                                          "calibration does not carry to every set-up."
+                                          if calibrated else "the softmax of the model; they are "
+                                          "not calibrated confidences."),
+            "- Adults only; some corpora are one gender only, so gender and corpus are partly "
+            "confounded.",
+            "- One label per clip (or per window with `--timeline`); mixed emotions are not "
+            "modelled.", ""]
