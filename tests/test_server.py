@@ -487,7 +487,8 @@ def test_serve_command_with_workers_hands_uvicorn_the_factory(monkeypatch, tiny_
     from serkit.server import settings
 
     for var in (settings.MODEL_VAR, settings.MAX_UPLOAD_VAR, settings.MAX_DURATION_VAR,
-                settings.MAX_CONCURRENCY_VAR, settings.MAX_QUEUE_VAR, settings.REQUEST_TIMEOUT_VAR):
+                settings.MAX_CONCURRENCY_VAR, settings.MAX_QUEUE_VAR, settings.REQUEST_TIMEOUT_VAR,
+                settings.MAX_BATCH_FILES_VAR, settings.MAX_BATCH_BYTES_VAR):
         monkeypatch.setenv(var, "restored after the test")
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))

@@ -20,10 +20,13 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 def add_parser(commands) -> None:
     """Register the command on the `serkit` sub-command parser."""
     serve = commands.add_parser(
-        "serve", help="serve a model over HTTP (POST /v1/predict, /v1/timeline; docs at /docs)",
+        "serve", help="serve a model over HTTP (POST /v1/predict, /v1/predict/batch, "
+        "/v1/timeline; docs at /docs)",
         description="Serve speech emotion recognition over HTTP. Send audio to POST /v1/predict "
         "or /v1/timeline as a multipart upload (curl -F file=@clip.wav) or as the raw body "
-        "(-H 'Content-Type: audio/wav' --data-binary @clip.wav); the API docs are at /docs.")
+        "(-H 'Content-Type: audio/wav' --data-binary @clip.wav), and several clips to POST "
+        "/v1/predict/batch (curl -F files=@a.wav -F files=@b.wav; ?adapt=true standardises on "
+        "their statistics); the API docs are at /docs.")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -33,9 +36,15 @@ def add_parser(commands) -> None:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes, each with its own copy of the models (default 1)")
     serve.add_argument("--max-upload-mb", type=float, default=20.0,
-                       help="largest request body in MiB; larger ones get 413 (default 20)")
+                       help="largest request body in MiB, larger ones get 413; also the "
+                       "largest clip of a batch (default 20)")
     serve.add_argument("--max-duration-s", type=float, default=600.0,
                        help="longest audio in seconds; longer gets 400 (default 600)")
+    serve.add_argument("--max-batch-files", type=int, default=256, metavar="N",
+                       help="most clips in one POST /v1/predict/batch; more get 413 (default 256)")
+    serve.add_argument("--max-batch-mb", type=float, default=100.0,
+                       help="largest request body of a batch in MiB; larger ones get 413 "
+                       "(default 100). Each running or waiting batch may hold this much memory")
     serve.add_argument("--max-concurrency", type=int, default=None, metavar="N",
                        help="predictions run at once per worker process (default: the cores "
                        "available to it)")
@@ -90,6 +99,10 @@ def _settings(args):
         raise ConfigError(f"--max-upload-mb must be positive, not {args.max_upload_mb:g}")
     if not args.max_duration_s > 0:
         raise ConfigError(f"--max-duration-s must be positive, not {args.max_duration_s:g}")
+    if args.max_batch_files < 1:
+        raise ConfigError(f"--max-batch-files must be at least 1, not {args.max_batch_files}")
+    if not args.max_batch_mb > 0:
+        raise ConfigError(f"--max-batch-mb must be positive, not {args.max_batch_mb:g}")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise ConfigError(f"--max-concurrency must be at least 1, not {args.max_concurrency}")
     if args.max_queue is not None and args.max_queue < 0:
@@ -101,7 +114,9 @@ def _settings(args):
                           max_upload_bytes=max(1, round(args.max_upload_mb * 2**20)),
                           max_duration_s=args.max_duration_s,
                           max_concurrency=args.max_concurrency, max_queue=args.max_queue,
-                          request_timeout_s=args.request_timeout)
+                          request_timeout_s=args.request_timeout,
+                          max_batch_files=args.max_batch_files,
+                          max_batch_bytes=max(1, round(args.max_batch_mb * 2**20)))
 
 
 def _check_listen(host: str, port: int, workers: int) -> None:

@@ -27,10 +27,13 @@ _API = {
     "load_models": "serkit.server.settings",
     "DEFAULT_MAX_UPLOAD_BYTES": "serkit.server.settings",
     "DEFAULT_MAX_DURATION_S": "serkit.server.settings",
+    "DEFAULT_MAX_BATCH_FILES": "serkit.server.settings",
+    "DEFAULT_MAX_BATCH_BYTES": "serkit.server.settings",
 }
 
-__all__ = ["DEFAULT_MAX_DURATION_S", "DEFAULT_MAX_UPLOAD_BYTES", "ServerSettings", "app_from_env",
-           "app_from_settings", "check_models", "check_serve_extra", "create_app", "load_models"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_BATCH_FILES", "DEFAULT_MAX_DURATION_S",
+           "DEFAULT_MAX_UPLOAD_BYTES", "ServerSettings", "app_from_env", "app_from_settings",
+           "check_models", "check_serve_extra", "create_app", "load_models"]
 
 
 def __getattr__(name: str):

@@ -3,16 +3,19 @@
 Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see errors.py):
 
 - ``POST /v1/predict``  audio → label, probabilities, duration, model
+- ``POST /v1/predict/batch`` several clips (multipart, field ``files`` repeated) → each
+  one's prediction or error, in order; ``?adapt=true`` standardises on their statistics
 - ``POST /v1/timeline`` audio → windows and segments over time (``window``, ``hop`` seconds)
 - ``GET /v1/models``    the served models
 - ``GET /health``       liveness, the served model names and the load (admission.py)
 - ``GET /docs``, ``GET /openapi.json``  the interactive docs and the schema
 
 Audio comes as a multipart upload (field ``file``) or as the raw body with an audio
-Content-Type; both POST endpoints take ``?model=NAME`` (default: the first model).
-They are under admission control (:mod:`serkit.server.admission`): a bounded number run at
-once, a bounded number wait, the rest get 503 with Retry-After, and each request has a time
-limit. The GET endpoints answer from memory and are never throttled.
+Content-Type (a batch: multipart only); the POST endpoints take ``?model=NAME`` (default:
+the first model). They are under admission control (:mod:`serkit.server.admission`): a
+bounded number run at once, a bounded number wait, the rest get 503 with Retry-After, and
+each request has a time limit (a batch takes one slot, and its time limit covers all its
+clips). The GET endpoints answer from memory and are never throttled.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi.responses import RedirectResponse
 from serkit.server.admission import Admission, resolve_limits
 from serkit.server.errors import install_error_handlers
 from serkit.server.schemas import (
+    BatchOut,
     ErrorOut,
     HealthOut,
     ModelOut,
@@ -34,15 +38,24 @@ from serkit.server.schemas import (
 )
 from serkit.server.service import ModelService
 from serkit.server.settings import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_FILES,
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_REQUEST_TIMEOUT_S,
     ServerSettings,
     check_admission,
+    check_batch_limits,
     check_limits,
     load_models,
 )
-from serkit.server.upload import MULTIPART, RAW_AUDIO_TYPES, read_upload
+from serkit.server.upload import (
+    BATCH_FIELD,
+    MULTIPART,
+    RAW_AUDIO_TYPES,
+    read_upload,
+    read_uploads,
+)
 
 if TYPE_CHECKING:
     from serkit.inference import Recognizer
@@ -54,6 +67,11 @@ AUDIO_BODY = {"requestBody": {"required": True, "content": {
     MULTIPART: {"schema": {"type": "object", "required": ["file"],
                            "properties": {"file": {**_BINARY, "description": "wav, flac or ogg"}}}},
     **{media_type: {"schema": _BINARY} for media_type in RAW_AUDIO_TYPES},
+}}}
+BATCH_BODY = {"requestBody": {"required": True, "content": {
+    MULTIPART: {"schema": {"type": "object", "required": [BATCH_FIELD], "properties": {
+        BATCH_FIELD: {"type": "array", "items": _BINARY,
+                      "description": "the clips (wav, flac or ogg), one file per field"}}}},
 }}}
 AUDIO_ERRORS = {
     400: {"model": ErrorOut, "description": "the audio cannot be used (corrupt, not audio, "
@@ -67,10 +85,21 @@ AUDIO_ERRORS = {
           "its time limit for a free slot; retry after the seconds in the Retry-After header"},
     504: {"model": ErrorOut, "description": "the prediction did not finish within the time limit"},
 }
+BATCH_ERRORS = {
+    **AUDIO_ERRORS,
+    400: {"model": ErrorOut, "description": "no file in the form field 'files', or a malformed "
+          "multipart body (a clip that cannot be used gets its own error entry instead)"},
+    413: {"model": ErrorOut, "description": "the request is larger than the server's batch "
+          "limit, or has more files than it allows"},
+    415: {"model": ErrorOut, "description": "the Content-Type is not multipart/form-data"},
+    422: {"model": ErrorOut, "description": "a query parameter is invalid, or adapt=true with a "
+          "model that reads unstandardised features"},
+}
 API_DESCRIPTION = (
     "Send audio (wav, flac or ogg) as a multipart upload in the form field `file`, or as the "
     "raw body with `Content-Type: audio/wav` (or audio/flac, audio/ogg, "
-    "application/octet-stream). Errors are JSON `{\"error\": {\"code\", \"message\"}}`.")
+    "application/octet-stream). Several clips go to `/v1/predict/batch` as a multipart upload, "
+    "one file per form field `files`. Errors are JSON `{\"error\": {\"code\", \"message\"}}`.")
 MODEL_QUERY = Query(None, description="name of a served model (GET /v1/models); default: the first")
 
 
@@ -84,13 +113,16 @@ def create_app(
     request_timeout_s: float | None = DEFAULT_REQUEST_TIMEOUT_S,
     torch_threads: int | None = 1,
     warm_up: bool = True,
+    max_batch_files: int = DEFAULT_MAX_BATCH_FILES,
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
 ) -> FastAPI:
     """The HTTP API serving ``models``.
 
     Args:
         models: one Recognizer (served under its ``name``) or ``{name: Recognizer}``; the
             first is the default model.
-        max_upload_bytes: largest request body accepted (413 above it).
+        max_upload_bytes: largest request body accepted (413 above it), and largest file
+            of a batch (an error entry for that file above it).
         max_duration_s: longest audio accepted (400 above it); None for no cap.
         max_concurrency: predictions run at once (None: the cores available to the process).
         max_queue: requests admitted to wait for a slot; more get 503 with Retry-After at
@@ -102,6 +134,8 @@ def create_app(
             thread per request keeps concurrent requests from fighting over the cores.
         warm_up: predict once per model now, so that the first request is not the one
             that pays the feature pipeline's one-off start-up cost (seconds).
+        max_batch_files: most files in one ``POST /v1/predict/batch`` (413 above it).
+        max_batch_bytes: largest request body of a batch (413 above it).
 
     Raises:
         ConfigError: no models, or a limit out of its range.
@@ -113,6 +147,7 @@ def create_app(
     """
     check_limits(max_upload_bytes, max_duration_s)
     check_admission(max_concurrency, max_queue, request_timeout_s)
+    check_batch_limits(max_batch_files, max_batch_bytes)
     admission = Admission(*resolve_limits(max_concurrency, max_queue), request_timeout_s)
     service = ModelService(_by_name(models), max_duration_s=max_duration_s)
     if torch_threads is not None:
@@ -129,7 +164,8 @@ def create_app(
     app.state.service = service
     app.state.admission = admission
     install_error_handlers(app)
-    app.include_router(_routes(service, admission, max_upload_bytes))
+    app.include_router(_routes(service, admission, max_upload_bytes, max_batch_files,
+                               max_batch_bytes))
     return app
 
 
@@ -139,7 +175,8 @@ def _by_name(models) -> dict[str, Recognizer]:
     return {models.name: models}
 
 
-def _routes(service: ModelService, admission: Admission, max_upload_bytes: int) -> APIRouter:
+def _routes(service: ModelService, admission: Admission, max_upload_bytes: int,
+            max_batch_files: int, max_batch_bytes: int) -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/predict", response_model=PredictionOut, responses=AUDIO_ERRORS,
@@ -149,6 +186,24 @@ def _routes(service: ModelService, admission: Admission, max_upload_bytes: int) 
         name = service.resolve(model)  # before reading: an unknown model costs no upload
         return await admission.run(lambda: read_upload(request, max_upload_bytes),
                                    lambda upload: service.predict(name, upload))
+
+    @router.post("/v1/predict/batch", response_model=BatchOut, responses=BATCH_ERRORS,
+                 openapi_extra=BATCH_BODY, summary="Recognise the emotion in several clips")
+    async def predict_batch(
+        request: Request,
+        model: str | None = MODEL_QUERY,
+        adapt: bool = Query(False, description="standardise the features on the statistics of "
+                            "this request's usable clips instead of the training data's: for "
+                            "clips of one recording set-up the model has not heard (30 or more; "
+                            "fewer get a warning). Nothing is kept between requests"),
+    ) -> dict:
+        """Each clip's prediction, in upload order; a clip that cannot be used gets an error
+        entry (the code /v1/predict would answer) and the others are still predicted."""
+        name = service.resolve(model)
+        return await admission.run(
+            lambda: read_uploads(request, max_file_bytes=max_upload_bytes,
+                                 max_total_bytes=max_batch_bytes, max_files=max_batch_files),
+            lambda uploads: service.predict_batch(name, uploads, adapt=adapt))
 
     @router.post("/v1/timeline", response_model=TimelineOut, responses=AUDIO_ERRORS,
                  openapi_extra=AUDIO_BODY, summary="Emotion over time in a recording")
@@ -189,7 +244,9 @@ def app_from_settings(settings: ServerSettings):
     return create_app(load_models(settings.models), max_upload_bytes=settings.max_upload_bytes,
                       max_duration_s=settings.max_duration_s,
                       max_concurrency=settings.max_concurrency, max_queue=settings.max_queue,
-                      request_timeout_s=settings.request_timeout_s)
+                      request_timeout_s=settings.request_timeout_s,
+                      max_batch_files=settings.max_batch_files,
+                      max_batch_bytes=settings.max_batch_bytes)
 
 
 def app_from_env():

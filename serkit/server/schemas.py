@@ -74,3 +74,27 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class BatchPredictionOut(BaseModel):
+    name: str = Field(description="the uploaded file's name (without folders)")
+    label: str = Field(description="the most probable emotion")
+    probabilities: dict[str, float] = Field(
+        description="probability of each label, in the model's label order; sums to 1")
+    duration_s: float = Field(description="duration of the audio in seconds")
+
+
+class BatchErrorOut(BaseModel):
+    name: str = Field(description="the uploaded file's name (without folders)")
+    error: ErrorDetail = Field(description="why this clip has no prediction: the code and "
+                               "message /v1/predict would answer it with")
+
+
+class BatchOut(BaseModel):
+    model: str = Field(description="name of the model that answered")
+    adapt: bool = Field(description="whether the features were standardised on the "
+                        "statistics of this request's usable clips")
+    results: list[BatchPredictionOut | BatchErrorOut] = Field(
+        description="one entry per uploaded file, in upload order: its prediction, or its error")
+    warnings: list[str] = Field(description="what makes these results less reliable, e.g. "
+                                "too few clips for adapt")

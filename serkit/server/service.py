@@ -7,18 +7,38 @@ requests are served side by side (a Recognizer is safe to call from several thre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import re
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from serkit.audio import AudioLimits, open_audio
-from serkit.errors import ConfigError
+from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.inference import recognizer as recognition
 from serkit.server.errors import ApiError
 from serkit.server.upload import Upload
 
 if TYPE_CHECKING:
     from serkit.inference import Recognizer
+
+log = logging.getLogger("serkit.server")
+
+
+def silence_adapt_warnings() -> None:
+    """Keep the recognizer's AdaptWarning for a small adapt batch out of the server log.
+
+    The client gets it in the answer's ``warnings`` instead. A filter on this module alone
+    (the warning names the caller of ``predict_features``): thread-safe, unlike
+    ``warnings.catch_warnings`` around each call, and it leaves other callers' warnings be.
+    """
+    warnings.filterwarnings("ignore", category=recognition.AdaptWarning,
+                            module=re.escape(__name__) + "$")
+
+
+silence_adapt_warnings()
 
 
 class ModelService:
@@ -70,9 +90,75 @@ class ModelService:
                                        name=upload.name)
         return {**timeline.to_dict(), "model": model}
 
+    def predict_batch(self, model: str, uploads: Sequence[Upload], *, adapt: bool) -> dict:
+        """Each upload's prediction, or its error, in order: a clip that cannot be used does
+        not stop the others.
+
+        With ``adapt`` the features are standardised on the statistics of this request's
+        usable clips (:meth:`Recognizer.predict_features`); nothing is kept for the next
+        request. Under :data:`~serkit.inference.recognizer.ADAPT_MIN_FILES` usable clips
+        the answer still comes, with a warning saying how many are needed.
+        """
+        recognizer = self.models[model]
+        results: list[dict | None] = []
+        usable: list[int] = []
+        features: list[np.ndarray] = []
+        durations: list[float] = []
+        for i, upload in enumerate(uploads):
+            outcome = self._raw_features(recognizer, upload)
+            if isinstance(outcome, dict):
+                results.append(outcome)
+                continue
+            results.append(None)
+            usable.append(i)
+            features.append(outcome[0])
+            durations.append(outcome[1] / recognizer.sample_rate)
+        notes: list[str] = []
+        needed = recognition.ADAPT_MIN_FILES  # read now: tests may change it
+        if adapt and len(usable) < needed:
+            notes.append(f"adapt=true standardised on the {len(usable)} usable clip(s) of this "
+                         f"request, too few for reliable statistics: send {needed} or more "
+                         "from the same recording set-up")
+        if usable:
+            for i, prediction in zip(usable, self._predict_features(
+                    model, recognizer, features, durations, adapt)):
+                results[i] = {"name": uploads[i].name, **prediction.to_dict()}
+        return {"model": model, "adapt": adapt, "results": results, "warnings": notes}
+
+    def _raw_features(self, recognizer: Recognizer, upload: Upload) -> tuple[np.ndarray, int] | dict:
+        """The unstandardised features and length of one clip of a batch, or its error entry."""
+        if upload.error is not None:
+            return _error_entry(upload.name, upload.error.code, upload.error.message)
+        try:
+            return recognizer.raw_features(self._checked(recognizer, upload), name=upload.name)
+        except AudioError as exc:  # the codes /v1/predict answers with (errors.py)
+            return _error_entry(upload.name, "invalid_audio", str(exc))
+        except SerkitError as exc:
+            return _error_entry(upload.name, "bad_request", str(exc))
+        except Exception:  # a library failing on one odd clip must not fail the batch
+            log.warning("%s: unexpected failure in a batch", upload.name, exc_info=True)
+            return _error_entry(upload.name, "internal_error", f"{upload.name}: the server "
+                                "failed on this clip; the server log has the details")
+
+    @staticmethod
+    def _predict_features(model: str, recognizer: Recognizer, features: list[np.ndarray],
+                          durations: list[float], adapt: bool):
+        try:
+            return recognizer.predict_features(features, durations, adapt=adapt)
+        except ConfigError:
+            if not adapt:
+                raise
+            raise ApiError(422, "invalid_parameter",
+                           f"model {model!r} reads unstandardised features, so adapt=true has "
+                           "nothing to adapt; send the batch with adapt=false") from None
+
     def _checked(self, recognizer: Recognizer, upload: Upload) -> bytes:
         # The server's duration cap from the header, before anything is decoded; the
         # recognizer then streams the bytes block by block (memory does not grow with the
         # clip) and applies its own checks (too short, silent, the real duration).
         open_audio(upload.data, sample_rate=recognizer.sample_rate, limits=self.limits, name=upload.name)
         return upload.data
+
+
+def _error_entry(name: str, code: str, message: str) -> dict:
+    return {"name": name, "error": {"code": code, "message": message}}

@@ -6,7 +6,10 @@ variables because that is what each uvicorn worker process inherits:
 
 - ``SERKIT_SERVE_MODEL``: model names or bundle folders, several joined by ``os.pathsep``
   (``:``; ``;`` on Windows); default ``default``, the bundled model;
-- ``SERKIT_SERVE_MAX_UPLOAD_BYTES``: the request body limit (default 20 MiB);
+- ``SERKIT_SERVE_MAX_UPLOAD_BYTES``: the request body limit (default 20 MiB), and the
+  limit of each clip of a batch;
+- ``SERKIT_SERVE_MAX_BATCH_FILES``: clips in one ``POST /v1/predict/batch`` (default 256);
+- ``SERKIT_SERVE_MAX_BATCH_BYTES``: the request body limit of a batch (default 100 MiB);
 - ``SERKIT_SERVE_MAX_DURATION_S``: the audio duration cap in seconds (default 600;
   ``none`` for no cap);
 - ``SERKIT_SERVE_MAX_CONCURRENCY``: predictions run at once per worker process (default
@@ -36,6 +39,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
 DEFAULT_MAX_DURATION_S = 600.0
 #: The time limit of a request (upload, wait and prediction) by default.
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
+#: Most clips in one batch request by default: several adapt batches' worth (30 or more each).
+DEFAULT_MAX_BATCH_FILES = 256
+#: Largest body of a batch request by default: 256 five-second 16 kHz 16-bit wavs fit
+#: about 2.5 times. A batch holds its clips in memory until it is answered.
+DEFAULT_MAX_BATCH_BYTES = 100 * 2**20
 
 MODEL_VAR = "SERKIT_SERVE_MODEL"
 MAX_UPLOAD_VAR = "SERKIT_SERVE_MAX_UPLOAD_BYTES"
@@ -43,6 +51,8 @@ MAX_DURATION_VAR = "SERKIT_SERVE_MAX_DURATION_S"
 MAX_CONCURRENCY_VAR = "SERKIT_SERVE_MAX_CONCURRENCY"
 MAX_QUEUE_VAR = "SERKIT_SERVE_MAX_QUEUE"
 REQUEST_TIMEOUT_VAR = "SERKIT_SERVE_REQUEST_TIMEOUT_S"
+MAX_BATCH_FILES_VAR = "SERKIT_SERVE_MAX_BATCH_FILES"
+MAX_BATCH_BYTES_VAR = "SERKIT_SERVE_MAX_BATCH_BYTES"
 
 
 @dataclass(frozen=True)
@@ -59,12 +69,15 @@ class ServerSettings:
     max_concurrency: int | None = None
     max_queue: int | None = None
     request_timeout_s: float | None = DEFAULT_REQUEST_TIMEOUT_S
+    max_batch_files: int = DEFAULT_MAX_BATCH_FILES
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
 
     def __post_init__(self):
         if not self.models:
             raise ConfigError("the server needs at least one model to serve")
         check_limits(self.max_upload_bytes, self.max_duration_s)
         check_admission(self.max_concurrency, self.max_queue, self.request_timeout_s)
+        check_batch_limits(self.max_batch_files, self.max_batch_bytes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:
@@ -79,6 +92,8 @@ class ServerSettings:
             max_queue=_parse(environ, MAX_QUEUE_VAR, int, None, none_word="auto"),
             request_timeout_s=_parse(environ, REQUEST_TIMEOUT_VAR, float,
                                      DEFAULT_REQUEST_TIMEOUT_S, none_word="none"),
+            max_batch_files=_parse(environ, MAX_BATCH_FILES_VAR, int, DEFAULT_MAX_BATCH_FILES),
+            max_batch_bytes=_parse(environ, MAX_BATCH_BYTES_VAR, int, DEFAULT_MAX_BATCH_BYTES),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -89,7 +104,9 @@ class ServerSettings:
                 MAX_CONCURRENCY_VAR: "auto" if self.max_concurrency is None else str(self.max_concurrency),
                 MAX_QUEUE_VAR: "auto" if self.max_queue is None else str(self.max_queue),
                 REQUEST_TIMEOUT_VAR: ("none" if self.request_timeout_s is None
-                                      else repr(self.request_timeout_s))}
+                                      else repr(self.request_timeout_s)),
+                MAX_BATCH_FILES_VAR: str(self.max_batch_files),
+                MAX_BATCH_BYTES_VAR: str(self.max_batch_bytes)}
 
 
 def check_limits(max_upload_bytes: int, max_duration_s: float | None) -> None:
@@ -116,6 +133,16 @@ def check_admission(max_concurrency: int | None, max_queue: int | None,
             and 0 < request_timeout_s < float("inf")):
         raise ConfigError(f"the request time limit must be a positive number of seconds (or None "
                           f"for no limit), not {request_timeout_s!r}")
+
+
+def check_batch_limits(max_batch_files: int, max_batch_bytes: int) -> None:
+    """Raise ConfigError unless a batch's file count and body limits are positive whole numbers."""
+    if not (_is_int(max_batch_files) and max_batch_files >= 1):
+        raise ConfigError(f"the batch file limit must be a whole number of at least 1, "
+                          f"not {max_batch_files!r}")
+    if not (_is_int(max_batch_bytes) and max_batch_bytes >= 1):
+        raise ConfigError(f"the batch upload limit must be a positive number of bytes, "
+                          f"not {max_batch_bytes!r}")
 
 
 def _is_int(value) -> bool:
