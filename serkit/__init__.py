@@ -5,7 +5,7 @@ light and never pulls in torch:
 
     load_audio, load_corpus, check_corpus, make_split, SplitPlan,
     load_config, run_experiment, run_variants, run_release, build_report, load_model,
-    list_models
+    list_models, embed
 """
 
 from importlib import import_module
@@ -25,6 +25,7 @@ _API = {
     "build_report": "serkit.evaluation",
     "load_model": "serkit.inference",
     "list_models": "serkit.inference",
+    "embed": "serkit.inference",
 }
 
 __all__ = ["__version__", *_API]

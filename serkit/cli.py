@@ -22,7 +22,8 @@ log = logging.getLogger("serkit")
 #: Commands that live in serkit/commands/, one module each with ``add_parser(commands)``.
 #: Each imports its heavy dependencies (torch, FastAPI, Streamlit) only when it runs.
 COMMAND_MODULES = tuple(f"serkit.commands.{name}" for name in
-                        ("release", "search", "bundle", "predict", "export", "serve", "demo"))
+                        ("release", "search", "bundle", "predict", "embed", "fewshot", "export", "serve",
+                         "demo"))
 
 
 def main(argv: list[str] | None = None) -> int:

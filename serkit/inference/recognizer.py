@@ -174,10 +174,7 @@ class Recognizer:
             AudioError: for the first bad clip, naming it.
             ConfigError: ``adapt`` with a bundle that has no standardizer.
         """
-        if names is not None and len(names) != len(sources):
-            raise ConfigError(f"predict_batch got {len(sources)} sources but {len(names)} names")
-        names = list(names) if names is not None else [
-            _item_name(s, i, len(sources)) for i, s in enumerate(sources)]
+        names = source_names(sources, names, what="predict_batch")
         features, durations = [], []
         for source, n in zip(sources, names):
             clip_features, samples = self.raw_features(source, sample_rate, name=n)
@@ -193,6 +190,22 @@ class Recognizer:
             AudioError: bad audio, as for :meth:`predict`.
         """
         return self._clip_features(source, sample_rate, name)
+
+    def embed(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
+              names: Sequence[str] | None = None) -> np.ndarray:
+        """The bundle's feature vectors of ``sources``, ``(n, dim)`` float32: the model's
+        input before standardisation (:meth:`raw_features` of each clip).
+
+        Raises:
+            AudioError: for the first bad clip, naming it.
+            ConfigError: a bundle whose features are not one vector per clip.
+        """
+        if self._extractor.spec.kind != "vector":
+            raise ConfigError(f"model {self.name!r} reads {self._extractor.spec.kind!r} features, not "
+                              "one vector per clip; embed needs vector features")
+        names = source_names(sources, names, what="embed")
+        rows = [self.raw_features(s, sample_rate, name=n)[0] for s, n in zip(sources, names)]
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self._extractor.dim)
 
     def predict_features(self, features: Sequence[np.ndarray], durations: Sequence[float], *,
                          batch_size: int = BATCH_SIZE, adapt: bool = False) -> list[Prediction]:
@@ -286,11 +299,7 @@ class Recognizer:
     # --- pipeline ---------------------------------------------------------------------
 
     def _open(self, source: AudioSource, sample_rate: int | None, name: str | None) -> AudioStream:
-        if isinstance(source, np.ndarray) and sample_rate is None:
-            raise AudioError(f"{name or '<array>'}: an audio array needs its sample rate; "
-                             "pass sample_rate=... (e.g. sample_rate=16000)")
-        return open_audio(source, sample_rate=self.sample_rate, source_rate=sample_rate,
-                          limits=self.limits, name=name)
+        return open_source(source, sample_rate, rate=self.sample_rate, limits=self.limits, name=name)
 
     def _clip_features(self, source: AudioSource, sample_rate: int | None,
                        name: str | None) -> tuple[np.ndarray, int]:
@@ -362,6 +371,34 @@ class Recognizer:
         return Prediction(label=self._labels[int(np.argmax(probabilities))],
                           probabilities={label: float(p) for label, p in zip(self._labels, probabilities)},
                           duration_s=float(duration_s))
+
+
+def open_source(source: AudioSource, sample_rate: int | None, *, rate: int,
+                limits: AudioLimits = DEFAULT_LIMITS, name: str | None = None) -> AudioStream:
+    """:func:`serkit.audio.open_audio` of one input as a Recognizer takes it: ``sample_rate``
+    is the rate of an array source (required for arrays), ``rate`` the one wanted.
+
+    Raises:
+        AudioError: an array without its sample rate, or bad audio (as :meth:`Recognizer.predict`).
+    """
+    if isinstance(source, np.ndarray) and sample_rate is None:
+        raise AudioError(f"{name or '<array>'}: an audio array needs its sample rate; "
+                         "pass sample_rate=... (e.g. sample_rate=16000)")
+    return open_audio(source, sample_rate=rate, source_rate=sample_rate, limits=limits, name=name)
+
+
+def source_names(sources: Sequence[AudioSource], names: Sequence[str] | None, *,
+                 what: str) -> list[str | None]:
+    """The error-message name of each source: ``names`` when given (one per source), else
+    None for paths and single inputs, and "item <i> (...)" for bytes and arrays in a batch.
+
+    Raises:
+        ConfigError: ``names`` of another length than ``sources``.
+    """
+    if names is not None and len(names) != len(sources):
+        raise ConfigError(f"{what} got {len(sources)} sources but {len(names)} names")
+    return list(names) if names is not None else [
+        _item_name(s, i, len(sources)) for i, s in enumerate(sources)]
 
 
 def _with_minimum(limits: AudioLimits) -> AudioLimits:

@@ -47,6 +47,7 @@ from serkit.models.bounds import (
     check_model_size,
     check_params_types,
 )
+from serkit.models.heads import LinearHead, PrototypeHead
 from serkit.models.mlp import MLPClassifier
 from serkit.models.speechnet import SpeechNet
 
@@ -82,6 +83,9 @@ register_model("tcn", TCNClassifier, accepts=("vector", "frames"))
 register_model("mlp", MLPClassifier, accepts=("vector", "frames"))
 register_model("svm", make_svm, accepts=("vector",), sklearn=True)
 register_model("cnn_transformer", CNNTransformer, accepts=("frames",), spec_params={"n_frames": "length"})
+# Heads fitted in closed form on embeddings (few-shot adaptation, serkit.training.fewshot).
+register_model("linear_head", LinearHead, accepts=("vector",))
+register_model("prototype_head", PrototypeHead, accepts=("vector",))
 
 
 def is_sklearn(name: str) -> bool:
@@ -213,7 +217,9 @@ __all__ = [
     "CNNTransformer",
     "GRUClassifier",
     "LSTMClassifier",
+    "LinearHead",
     "MLPClassifier",
+    "PrototypeHead",
     "SpeechNet",
     "TCNClassifier",
     "TransformerClassifier",
