@@ -67,3 +67,54 @@ def test_bad_augmentation_configs_are_config_errors():
         config_from_dict({"experiment": "x", "data": {"corpora": ["emodb"]},
                           "features": {"name": "logmel"}, "model": {"name": "cnn"},
                           "training": {"augment": [{"name": "white_noise", "params": {"copie": 2}}]}})
+
+
+# --- recording channels ---------------------------------------------------------------------
+
+def _band_db(x: np.ndarray, low: float, high: float) -> float:
+    from scipy import signal as dsp
+
+    f, p = dsp.welch(x, fs=16_000, nperseg=1024)
+    return float(10 * np.log10(p[(f >= low) & (f < high)].mean()))
+
+
+@pytest.mark.parametrize("tilt", [-6.0, 6.0])
+def test_tilt_shelves_low_and_high_bands_by_half_the_tilt_each(tilt):
+    from serkit.augmentation import _tilted
+
+    x = np.random.default_rng(0).standard_normal(32_000)
+    y = _tilted(x, tilt, 16_000)
+    assert _band_db(y, 80, 150) - _band_db(x, 80, 150) == pytest.approx(-tilt / 2, abs=0.3)
+    assert _band_db(y, 900, 1100) - _band_db(x, 900, 1100) == pytest.approx(0, abs=0.3)
+    assert _band_db(y, 6000, 7500) - _band_db(x, 6000, 7500) == pytest.approx(tilt / 2, abs=0.3)
+
+
+def test_each_channel_stage_does_what_it_says():
+    from serkit.augmentation import RecordingChannel
+
+    x = np.random.default_rng(1).standard_normal(32_000).astype(np.float32) * 0.1
+    always = RecordingChannel(p=1.0, gain_db=(0, 0), tilt_db=(0, 0), snr_db=(60, 60), rt60_s=(0.3, 0.3))
+    rng = np.random.default_rng(3)
+    y = always.apply(x, rng)
+    # band limiting always applies with p=1: little energy is left above 7.5 kHz
+    assert _band_db(y, 7600, 8000) < _band_db(x, 7600, 8000) - 20
+    assert y.dtype == np.float32 and y.shape == x.shape and np.abs(y).max() <= 1.0
+    never = RecordingChannel(p=0.0, gain_db=(-6, -6))
+    z = never.apply(x, np.random.default_rng(0))
+    assert np.allclose(z, x * 10 ** (-6 / 20), atol=1e-6)  # only the gain is left
+    loud = RecordingChannel(p=0.0, gain_db=(40, 40)).apply(x, np.random.default_rng(0))
+    assert np.abs(loud).max() == pytest.approx(1.0)  # scaled into full scale, never wrapped
+
+
+def test_channel_copies_differ_and_are_reproducible():
+    from serkit.augmentation import RecordingChannel
+
+    x = speechlike()
+    channel = RecordingChannel()
+    a1, a2 = channel.apply(x, np.random.default_rng(5)), channel.apply(x, np.random.default_rng(5))
+    assert np.array_equal(a1, a2)
+    assert not np.allclose(a1, channel.apply(x, np.random.default_rng(6)))
+    with pytest.raises(ConfigError, match="recording_channel"):
+        make_augmentation("recording_channel", tilt_db=[6, -6])
+    with pytest.raises(ConfigError, match="recording_channel"):
+        make_augmentation("recording_channel", p=1.5)

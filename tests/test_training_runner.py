@@ -187,6 +187,19 @@ def test_variants_run_side_by_side_and_are_reported_separately(fake_root, tmp_pa
     out = capsys.readouterr().out
     assert out.count("wrote") == 2 and "svm: accuracy" in out
 
+    # A new variant extends the run (finished variants are not redone); a changed variant
+    # is refused by its own folder.
+    svm_predictions = (tmp_path / "run" / "svm" / "seed=0" / "fold=0" / "predictions.csv").stat().st_mtime_ns
+    more = config_from_dict({**both.to_dict(), "variants": {**both.variants, "svm_c2": {"model.name": "svm",
+                                                                                         "model.params.C": 2.0}}})
+    assert list(run_variants(more, out_dir=tmp_path / "run", data_root=fake_root, progress=False)) == [
+        "speechnet", "svm", "svm_c2"]
+    assert (tmp_path / "run" / "svm" / "seed=0" / "fold=0" / "predictions.csv").stat().st_mtime_ns == svm_predictions
+    changed = config_from_dict({**both.to_dict(), "variants": {"speechnet": {}, "svm": {"model.name": "svm",
+                                                                                       "model.params.C": 3.0}}})
+    with pytest.raises(ConfigError, match="different config"):
+        run_variants(changed, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+
 
 def test_augmentation_adds_noisy_copies_of_the_training_side_only(fake_root, tmp_path, monkeypatch):
     import json as json_module

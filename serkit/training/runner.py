@@ -448,8 +448,10 @@ def _remove_failed_start(path: Path, *, remove_root: bool) -> None:
 
 
 def _comparable(raw: dict) -> dict:
-    # More seeds extend a run; everything else must match for results to be comparable.
-    return {k: v for k, v in raw.items() if k not in ("seeds",)}
+    # More seeds extend a run, and more variants extend a run of variants (each variant's
+    # own folder still checks its own config); everything else must match for results to
+    # be comparable.
+    return {k: v for k, v in raw.items() if k not in ("seeds", "variants")}
 
 
 def _write_protocol(run: RunDir, config: ExperimentConfig, dataset: Dataset) -> None:
