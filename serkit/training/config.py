@@ -87,6 +87,9 @@ class TrainingConfig:
     #: Fit a softmax temperature on the validation side (serkit.evaluation.calibration) and
     #: apply it to the test predictions and to a bundle made from the run.
     calibrate: bool = False
+    #: Weigh the loss by inverse class frequencies of the training side
+    #: (serkit.training.data.class_weights); false: every class weighs 1.
+    class_weights: bool = True
     #: Training state is saved every this many epochs so an interrupted run resumes.
     checkpoint_every: int = 10
     #: Augmentations applied to the training side only, as {name, params}.
@@ -105,7 +108,7 @@ class TrainingConfig:
 #: Training keys added after run folders existed, dropped from the resolved config while
 #: they hold their defaults, so that older run folders still resume (see to_dict).
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
-                            "standardize_by": None, "calibrate": False}
+                            "standardize_by": None, "calibrate": False, "class_weights": True}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 
@@ -136,6 +139,8 @@ class ReleaseConfig:
     name: str = "default"
     description: str = ""
     final_val_fraction: float = 0.1
+    #: Lines for the model card's "Choices" section: why this label set, these corpora...
+    notes: list[str] = field(default_factory=list)
     #: A candidate whose leave-one-corpus-out predictions give any test corpus one label
     #: for more than this share of its clips has collapsed and cannot be chosen; the
     #: release fails when every candidate has. None: no check.

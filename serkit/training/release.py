@@ -180,6 +180,7 @@ def _record(config, scores, chosen, final_config, dataset, fold, model) -> dict:
         "name": config.release.name,
         "description": config.release.description,
         "chosen_variant": chosen,
+        "notes": list(config.release.notes),
         "chosen_by": f"mean {metric} over {', '.join(scores)}",
         "metrics": {"protocols": {split: t[chosen] for split, t in table.items()}, "per_corpus": per_corpus,
                     "prediction_shares": shares, "calibration_error": calibration},
@@ -225,6 +226,7 @@ def model_card(record: dict) -> str:
         f"`{json.dumps(t['features']['params'])}`.",
         f"- Chosen among the candidates below by {record['chosen_by']}: `{record['chosen_variant']}`.",
         f"- Produced by `{t['command']}` (configs/), which also measured every number here.", "",
+        *_card_notes(record),
         *_card_data(record, labels),
         "## How well it does (speaker- and corpus-independent)", "",
         "UA = unweighted average recall (mean per-class recall), WA = accuracy. "
@@ -243,15 +245,21 @@ def model_card(record: dict) -> str:
         if variant in record.get("collapsed", {}):
             mark += " (collapsed: not eligible)"
         lines.append(f"| {variant}{mark} | " + " | ".join(cells) + " |")
-    lines += ["", "UA of the chosen model by test corpus, and the worst:", "",
-              "| protocol | " + " | ".join(corpora) + " | worst |", "|---|" + "---|" * (len(corpora) + 1)]
+    lines += ["", "UA of the chosen model by test corpus, their mean (each corpus counts once, "
+              "whatever its size; the table above pools all clips) and the worst:", "",
+              "| protocol | " + " | ".join(corpora) + " | mean | worst |", "|---|" + "---|" * (len(corpora) + 2)]
     for split, per in record["metrics"]["per_corpus"].items():
         known = [v for v in per.values() if v is not None]
         lines.append(f"| {split} | " + " | ".join(
             "—" if per.get(c) is None else f"{100 * per[c]:.1f}" for c in corpora)
-            + (f" | {100 * min(known):.1f} |" if known else " | — |"))
+            + (f" | {100 * sum(known) / len(known):.1f} | {100 * min(known):.1f} |" if known else " | — | — |"))
     lines += _card_collapse(record, corpora) + _card_calibration(record) + _card_limits(record, labels)
     return "\n".join(lines)
+
+
+def _card_notes(record: dict) -> list[str]:
+    notes = record.get("notes") or []
+    return ["## Choices", "", *(f"- {note}" for note in notes), ""] if notes else []
 
 
 def _card_data(record: dict, labels: list[str]) -> list[str]:
