@@ -122,7 +122,9 @@ def test_lazy_public_api_and_recognizer_embed(clips, tmp_path):
     raw = recognizer.embed(files)
     assert raw.shape == (len(files), recognizer.info["model"]["n_features"]) and raw.dtype == np.float32
     np.testing.assert_array_equal(raw[1], recognizer.raw_features(files[1])[0])
-    np.testing.assert_array_equal(raw, embed(files, features="fusion107", params=recognizer.info["features"]["params"]))
+    # embed batches the clips through the encoder: equal up to float32 rounding of batching
+    np.testing.assert_allclose(raw, embed(files, features=recognizer.info["features"]["name"],
+                                          params=recognizer.info["features"]["params"]), atol=1e-5)
     assert recognizer.embed([]).shape == (0, raw.shape[1])
 
 

@@ -34,7 +34,8 @@ def column(extractor, name: str) -> int:
 
 
 #: Each registered extractor in each of its configurations.
-CONFIGURATIONS = [("fusion107", {"pooling": p}) for p in ("mean", "meanstd", "none")] + [("logmel", {})]
+CONFIGURATIONS = ([("fusion107", {"pooling": p}) for p in ("mean", "meanstd", "none")] + [("logmel", {})]
+                  + [("voice_encoder", {"pooling": p}) for p in ("embedding", "states", "both", "none")])
 
 
 def test_every_extractor_is_covered():

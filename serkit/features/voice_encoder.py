@@ -53,6 +53,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -76,7 +78,7 @@ MIN_COVERAGE = 0.75
 TARGET_DBFS = -30.0
 INT16_MAX = 2**15 - 1
 #: Partial utterances per LSTM call in embed_many (bounds memory: ~0.5 MB each).
-MAX_BATCH_PARTIALS = 512
+MAX_BATCH_PARTIALS = 256
 
 _POOLINGS = ("both", "embedding", "states", "none")
 _VOLUMES = ("increase_only", "always", "off")
@@ -205,34 +207,53 @@ class VoiceEncoder:
         return mel[index]
 
     def _pooled(self, network, waves: list[np.ndarray]) -> np.ndarray:
+        """Pooled outputs of prepared clips, :data:`MAX_BATCH_PARTIALS` partials at a time.
+
+        Each batch's spectrogram covers only its partials' frames and its LSTM states are
+        folded into running sums at once, so memory stays bounded however long a clip is
+        (a 20-minute call has about 1560 partials).
+        """
         import torch
 
-        mels = [self.partial_mels(w) for w in waves]
-        counts = [m.shape[0] for m in mels]
+        from serkit.features import voice_encoder_net as net
+
+        starts = [np.asarray(partial_starts(len(w))) for w in waves]
         # Frames of each partial that lie in the clip (not in its zero padding).
-        kept = [np.clip(len(w) // HOP + 1 - np.asarray(partial_starts(len(w))), 0, PARTIAL_FRAMES)
-                for w in waves]
-        batch = torch.cat(mels)
-        embeds, states = [], []
-        for k in range(0, batch.shape[0], MAX_BATCH_PARTIALS):
-            e, s = network(batch[k:k + MAX_BATCH_PARTIALS])
-            embeds.append(e)
-            states.append(s)
-        all_embeds = torch.cat(embeds).numpy()
-        all_states = torch.cat(states).numpy()
+        kept = [np.clip(len(w) // HOP + 1 - s, 0, PARTIAL_FRAMES) for w, s in zip(waves, starts)]
+        items = [(i, k) for i, s in enumerate(starts) for k in range(len(s))]
+        embeds: list[list[np.ndarray]] = [[] for _ in waves]
+        sums = np.zeros((len(waves), 2, net.HIDDEN))  # per clip: sum and sum of squares (float64)
+        counts = np.zeros(len(waves))
+        for c0 in range(0, len(items), MAX_BATCH_PARTIALS):
+            chunk = items[c0:c0 + MAX_BATCH_PARTIALS]
+            e, s = network(torch.cat([self._chunk_mels(waves[i], starts[i][[k for _, k in group]])
+                                      for i, group in itertools.groupby(chunk, key=lambda item: item[0])]))
+            e, s = e.numpy(), s.numpy()
+            for row, (i, k) in enumerate(chunk):
+                embeds[i].append(e[row])
+                block = s[row, :kept[i][k]].astype(np.float64)
+                sums[i, 0] += block.sum(axis=0)
+                sums[i, 1] += np.square(block).sum(axis=0)
+                counts[i] += block.shape[0]
         out = np.empty((len(waves), self.dim), dtype=np.float32)
-        start = 0
-        for i, n in enumerate(counts):
+        for i in range(len(waves)):
             parts = []
             if self.pooling in ("both", "embedding"):
-                parts.append(utterance_embedding(all_embeds[start:start + n]))
+                parts.append(utterance_embedding(np.stack(embeds[i])))
             if self.pooling in ("both", "states"):
-                frames = np.concatenate([all_states[start + k, :m]
-                                         for k, m in enumerate(kept[i])]).astype(np.float64)
-                parts += [frames.mean(axis=0), frames.std(axis=0)]
+                mean = sums[i, 0] / counts[i]
+                parts += [mean, np.sqrt(np.maximum(sums[i, 1] / counts[i] - np.square(mean), 0.0))]
             out[i] = np.concatenate(parts)
-            start += n
         return out
+
+    @staticmethod
+    def _chunk_mels(wave: np.ndarray, starts: np.ndarray):
+        """``(len(starts), 160, 40)`` mels of the partials starting at frames ``starts``."""
+        from serkit.features import voice_encoder_net as net
+
+        first = int(starts[0])
+        mel = net.mel_frames(wave, first, int(starts[-1]) + PARTIAL_FRAMES)
+        return mel[(starts - first)[:, None] + np.arange(PARTIAL_FRAMES)]
 
     def _frames(self, network, waves: list[np.ndarray]) -> list[np.ndarray]:
         import torch

@@ -169,3 +169,19 @@ def mel_power(signal: np.ndarray) -> torch.Tensor:
                           return_complex=True)
     power = spectrum.real.square() + spectrum.imag.square()
     return (_mel_basis() @ power).T
+
+
+def mel_frames(signal: np.ndarray, first: int, last: int) -> torch.Tensor:
+    """Frames ``[first, last)`` of :func:`mel_power` ``(signal)``, computed from only the
+    samples they read (zeros outside the signal, as the centred STFT pads), so that a long
+    clip's spectrogram never has to exist whole."""
+    lo, hi = first * HOP - N_FFT // 2, (last - 1) * HOP + N_FFT // 2 + (N_FFT % 2)
+    segment = np.zeros(hi - lo, dtype=np.float32)
+    a, b = max(lo, 0), min(hi, len(signal))
+    if b > a:
+        segment[a - lo:b - lo] = signal[a:b]
+    x = torch.from_numpy(segment)
+    spectrum = torch.stft(x, N_FFT, HOP, window=_window(), center=False, return_complex=True)
+    power = spectrum.real.square() + spectrum.imag.square()
+    return (_mel_basis() @ power).T
+
