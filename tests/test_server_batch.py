@@ -14,6 +14,8 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import TINY_LABELS, write_tone
+from tests.test_server import asgi_post
+from tests.test_server_limits import free_port
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
@@ -321,27 +323,6 @@ def multipart_body(files: list[tuple[str, bytes]], boundary: str = "batchboundar
     return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
-async def asgi_post(app, path: str, body: bytes, headers: list) -> tuple[int, dict]:
-    """POST straight to the ASGI app, in 1 KB chunks, with exactly ``headers``."""
-    chunks = [body[i:i + 1024] for i in range(0, len(body), 1024)]
-    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
-                for i, c in enumerate(chunks)]
-    sent: list[dict] = []
-
-    async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "headers": headers, "client": ("127.0.0.1", 1234),
-             "server": ("testserver", 80)}
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(payload)
 
 
 def mutated(body: bytes, rng) -> bytes:
@@ -475,12 +456,6 @@ def test_batch_limits_are_validated_and_travel_through_the_environment(recognize
         ServerSettings.from_env({"SERKIT_SERVE_MAX_BATCH_FILES": "many"})
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("argv, words", [
