@@ -458,18 +458,6 @@ def test_batch_limits_are_validated_and_travel_through_the_environment(recognize
 
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--max-batch-files", "0"], "--max-batch-files must be at least 1, not 0"),
-    (["--max-batch-mb", "0"], "--max-batch-mb must be positive, not 0"),
-])
-def test_serve_command_rejects_bad_batch_limits_in_one_line(capsys, argv, words):
-    from serkit.cli import main
-
-    assert main(["serve", "--port", str(free_port()), *argv]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"serkit: error: {words}")
-
-
 def test_serve_command_carries_the_batch_limits(monkeypatch, tiny_bundle):
     import uvicorn
 

@@ -349,6 +349,8 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("argv, words", [
     (["--max-concurrency", "0"], "--max-concurrency must be at least 1, not 0"),
+    (["--max-batch-files", "0"], "--max-batch-files must be at least 1, not 0"),
+    (["--max-batch-mb", "0"], "--max-batch-mb must be positive, not 0"),
     (["--max-queue", "-1"], "--max-queue must be 0 or more, not -1"),
     (["--request-timeout", "0"], "--request-timeout must be a positive number of seconds"),
     (["--request-timeout", "inf"], "--request-timeout must be a positive number of seconds"),
