@@ -45,7 +45,29 @@ _UNKNOWN_FRAMES = 1 << 62
 
 log = logging.getLogger(__name__)
 
+#: A path, the bytes of an audio file, or an array (numpy; a torch tensor is taken too:
+#: see :func:`as_array`).
 AudioSource = str | Path | bytes | np.ndarray
+
+
+def is_tensor(source: object) -> bool:
+    """Whether ``source`` is a torch tensor, checked without importing torch."""
+    return type(source).__module__.startswith("torch") and hasattr(source, "detach")
+
+
+def as_array(source):
+    """``source`` with a torch tensor turned into a numpy array on the CPU (float tensors of
+    any precision as float32; integer and bool tensors keep their dtype, scaled as numpy
+    PCM is); anything else unchanged."""
+    if not is_tensor(source):
+        return source
+    tensor = source.detach().cpu()
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+    try:
+        return tensor.numpy()
+    except (TypeError, RuntimeError) as exc:  # complex, quantised, ...: not audio samples
+        raise AudioError(f"<array>: a tensor of {tensor.dtype} is not audio samples ({exc})") from None
 
 #: Extensions that folder discovery takes, by the soundfile (libsndfile) format that reads them.
 _EXTENSIONS_BY_FORMAT = {
@@ -132,6 +154,7 @@ def open_audio(
         >>> sum(block.size for block in stream.blocks(4096))
         16000
     """
+    source = as_array(source)
     label = name or _describe(source)
     if isinstance(source, np.ndarray):
         return _ArrayStream(source, source_rate, label, sample_rate, limits)
@@ -150,7 +173,7 @@ def open_audio(
         data = bytes(source)
         return _FileStream(lambda: io.BytesIO(data), label, sample_rate, limits)
     raise AudioError(
-        f"{label}: expected a path, bytes or a numpy array, not {type(source).__name__}"
+        f"{label}: expected a path, bytes, a numpy array or a torch tensor, not {type(source).__name__}"
     )
 
 

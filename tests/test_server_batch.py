@@ -439,7 +439,7 @@ def test_openapi_documents_the_batch_endpoint(client):
     assert set(body) == {"multipart/form-data"}
     assert body["multipart/form-data"]["schema"]["properties"]["files"]["type"] == "array"
     assert {"200", "400", "404", "413", "415", "422", "503", "504"} <= set(operation["responses"])
-    assert {p["name"] for p in operation["parameters"]} == {"model", "adapt"}
+    assert {p["name"] for p in operation["parameters"]} == {"model", "adapt", "top_k"}
     out = schema["components"]["schemas"]["BatchOut"]
     assert set(out["properties"]) == {"model", "adapt", "results", "warnings"}
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from serkit.audio import AudioLimits, AudioSource
+from serkit.audio import AudioLimits, AudioSource, is_tensor
 from serkit.errors import AudioError, ConfigError
 from serkit.inference.recognizer import (
     DEFAULT_LIMITS,
@@ -104,7 +104,7 @@ def embed(
             ``names`` of another length.
     """
     extractor = embedding_extractor(features, params)
-    if isinstance(sources, (str, Path, bytes, bytearray, np.ndarray)):
+    if isinstance(sources, (str, Path, bytes, bytearray, np.ndarray)) or is_tensor(sources):
         sources = [sources]
     sources = list(sources)
     labels = source_names(sources, names, what="embed")

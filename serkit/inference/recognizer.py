@@ -27,6 +27,7 @@ import copy
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from serkit.audio import AudioLimits, AudioSource, AudioStream, open_audio
+from serkit.audio import AudioLimits, AudioSource, AudioStream, as_array, open_audio
 from serkit.errors import AudioError, ConfigError
 from serkit.features.long_clips import long_clip_features
 from serkit.inference.bundle import BUNDLE_FILE, load_parts, read_bundle
@@ -81,10 +82,21 @@ class Prediction:
     label: str
     probabilities: dict[str, float]
     duration_s: float
+    #: The ``top_k`` most probable ``(label, probability)`` pairs, most probable first, when
+    #: asked for (``predict(..., top_k=K)``); None otherwise.
+    top_k: tuple[tuple[str, float], ...] | None = None
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "probabilities": dict(self.probabilities),
-                "duration_s": self.duration_s}
+        out = {"label": self.label, "probabilities": dict(self.probabilities),
+               "duration_s": self.duration_s}
+        if self.top_k is not None:
+            out["top_k"] = [[label, p] for label, p in self.top_k]
+        return out
+
+
+#: What ``predict_batch(errors=...)`` takes: raise the first bad clip's AudioError, or
+#: return it in that clip's place.
+ERROR_MODES = ("raise", "return")
 
 
 class Recognizer:
@@ -95,7 +107,7 @@ class Recognizer:
     """
 
     def __init__(self, info: dict, extractor, standardizer, model, *, path: Path | None = None,
-                 limits: AudioLimits | None = None):
+                 limits: AudioLimits | None = None, device: str | None = None):
         self._info = info
         self._extractor = extractor
         self._standardizer = standardizer
@@ -104,12 +116,21 @@ class Recognizer:
         self._temperature = float(info.get("temperature", 1.0))
         self.path = path
         self.limits = _with_minimum(limits or DEFAULT_LIMITS)
+        self._device = None
+        if device is not None:
+            self._device = resolve_device(device)
+            model.to(self._device)
 
     @classmethod
-    def from_bundle(cls, path: str | Path, *, limits: AudioLimits | None = None) -> Recognizer:
-        """Load the bundle folder at ``path`` (see :mod:`serkit.inference.bundle`)."""
+    def from_bundle(cls, path: str | Path, *, limits: AudioLimits | None = None,
+                    device: str | None = None) -> Recognizer:
+        """Load the bundle folder at ``path`` (see :mod:`serkit.inference.bundle`) onto
+        ``device`` (:func:`load_model`)."""
+        if device is not None:
+            resolve_device(device)  # before reading the weights
         info, extractor, standardizer, model = load_parts(path)
-        return cls(info, extractor, standardizer, model, path=Path(path), limits=limits)
+        return cls(info, extractor, standardizer, model, path=Path(path), limits=limits,
+                   device=device)
 
     # --- description ------------------------------------------------------------------
 
@@ -126,6 +147,11 @@ class Recognizer:
         return int(self._info["sample_rate"])
 
     @property
+    def device(self) -> str:
+        """Where the model runs: ``"cpu"``, ``"cuda:0"``, ..."""
+        return "cpu" if self._device is None else str(self._device)
+
+    @property
     def info(self) -> dict:
         """The bundle.json dict (a copy: changing it changes nothing here)."""
         return copy.deepcopy(self._info)
@@ -135,16 +161,36 @@ class Recognizer:
 
     # --- prediction -------------------------------------------------------------------
 
+    def __call__(self, source_or_list, **kw):
+        """``model(clip)`` is :meth:`predict`; ``model([clip, ...])`` (a list or tuple) is
+        :meth:`predict_batch`. Keyword arguments go to that method."""
+        if isinstance(source_or_list, (list, tuple)):
+            return self.predict_batch(source_or_list, **kw)
+        return self.predict(source_or_list, **kw)
+
+    def warm_up(self) -> float:
+        """Predict once on a synthetic one-second tone, through features and model, so that
+        the first real call does not pay the one-off costs (lazy imports of the feature
+        libraries, numba compilation, the first forward pass: seconds); the seconds it took."""
+        start = time.perf_counter()
+        rate = self.sample_rate
+        tone = 0.3 * np.sin(2 * np.pi * 220.0 * np.arange(rate) / rate)
+        self.predict(tone.astype(np.float32), sample_rate=rate, name="warm-up tone")
+        return time.perf_counter() - start
+
     def predict(self, source: AudioSource, *, sample_rate: int | None = None,
-                name: str | None = None) -> Prediction:
+                name: str | None = None, top_k: int | None = None) -> Prediction:
         """The emotion of one clip.
 
         Args:
             source: a file path, the bytes of an audio file, or an array ``(samples,)`` or
-                ``(samples, channels)``.
+                ``(samples, channels)``: numpy, or a torch tensor (any float dtype, on any
+                device; copied to the CPU as float32).
             sample_rate: the rate of an array source (required for arrays; ignored for
                 files, whose header says).
             name: how error messages call the source (e.g. an upload's file name).
+            top_k: also give the ``top_k`` most probable labels with their probabilities,
+                most probable first (:attr:`Prediction.top_k`; more than the labels: all).
 
         A clip longer than :data:`LONG_CLIP_S` is decoded as a stream and featurised in
         pieces, in memory that does not grow with its length (module docstring).
@@ -152,13 +198,15 @@ class Recognizer:
         Raises:
             AudioError: missing, empty, corrupt, non-audio, silent, too short (under
                 :data:`MIN_DURATION_S`) or too long (over ``limits.max_duration_s``) audio.
+            ConfigError: ``top_k`` under 1.
         """
         return self.predict_batch([source], sample_rate=sample_rate,
-                                  names=None if name is None else [name])[0]
+                                  names=None if name is None else [name], top_k=top_k)[0]
 
     def predict_batch(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
                       names: Sequence[str] | None = None, batch_size: int = BATCH_SIZE,
-                      adapt: bool = False) -> list[Prediction]:
+                      adapt: bool = False, top_k: int | None = None,
+                      errors: str = "raise") -> list[Prediction] | list[Prediction | AudioError]:
         """:meth:`predict` for several clips, with batched model forward passes.
 
         Args:
@@ -168,19 +216,37 @@ class Recognizer:
             adapt: standardise the features on these clips' own statistics instead of the
                 training data's (:meth:`adapted_standardizer`): for a batch from one
                 recording set-up the model has not heard. Nothing is stored; warns (an
-                :class:`AdaptWarning`) under :data:`ADAPT_MIN_FILES` clips.
+                :class:`AdaptWarning`) under :data:`ADAPT_MIN_FILES` clips. With
+                ``errors="return"`` the statistics are those of the usable clips.
+            top_k: as for :meth:`predict`.
+            errors: ``"raise"`` (the first bad clip's AudioError stops the call) or
+                ``"return"`` (a bad clip's AudioError takes its place in the list; the
+                others are predicted).
 
         Raises:
-            AudioError: for the first bad clip, naming it.
-            ConfigError: ``adapt`` with a bundle that has no standardizer.
+            AudioError: for the first bad clip, naming it (``errors="raise"``).
+            ConfigError: ``adapt`` with a bundle that has no standardizer; ``top_k`` under
+                1; ``errors`` neither "raise" nor "return".
         """
+        if errors not in ERROR_MODES:
+            raise ConfigError(f"errors must be 'raise' or 'return', not {errors!r}")
+        k = self._check_top_k(top_k)
         names = source_names(sources, names, what="predict_batch")
         features, durations = [], []
-        for source, n in zip(sources, names):
-            clip_features, samples = self.raw_features(source, sample_rate, name=n)
+        failures: dict[int, AudioError] = {}
+        for i, (source, n) in enumerate(zip(sources, names)):
+            try:
+                clip_features, samples = self.raw_features(source, sample_rate, name=n)
+            except AudioError as exc:
+                if errors == "raise":
+                    raise
+                failures[i] = exc
+                continue
             features.append(clip_features)
             durations.append(samples / self.sample_rate)
-        return self.predict_features(features, durations, batch_size=batch_size, adapt=adapt)
+        predictions = iter(self.predict_features(features, durations, batch_size=batch_size,
+                                                 adapt=adapt, top_k=k))
+        return [failures[i] if i in failures else next(predictions) for i in range(len(sources))]
 
     def raw_features(self, source: AudioSource, sample_rate: int | None = None, *,
                      name: str | None = None) -> tuple[np.ndarray, int]:
@@ -208,13 +274,29 @@ class Recognizer:
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), self._extractor.dim)
 
     def predict_features(self, features: Sequence[np.ndarray], durations: Sequence[float], *,
-                         batch_size: int = BATCH_SIZE, adapt: bool = False) -> list[Prediction]:
+                         batch_size: int = BATCH_SIZE, adapt: bool = False,
+                         top_k: int | None = None) -> list[Prediction]:
         """Predictions from :meth:`raw_features` outputs (standardised here, as
-        :meth:`predict_batch` says for ``adapt``)."""
+        :meth:`predict_batch` says for ``adapt`` and ``top_k``)."""
+        k = self._check_top_k(top_k)
         standardizer = self.adapted_standardizer(features) if adapt else self._standardizer
         scaled = [self._standardize(f, standardizer) for f in features]
         probabilities = self._probabilities(scaled, batch_size)
-        return [self._prediction(p, duration) for p, duration in zip(probabilities, durations)]
+        return [self._prediction(p, duration, k) for p, duration in zip(probabilities, durations)]
+
+    def _check_top_k(self, top_k: int | None) -> int | None:
+        """``top_k`` clipped to the number of labels (None stays None).
+
+        Raises:
+            ConfigError: not a whole number, or under 1.
+        """
+        if top_k is None:
+            return None
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
+            raise ConfigError(f"top_k must be a whole number of labels (1 or more), not {top_k!r}")
+        if top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, not {top_k}")
+        return min(int(top_k), len(self._labels))
 
     def adapted_standardizer(self, features: Sequence[np.ndarray]):
         """A standardizer fitted on ``features`` (raw, of the clips of one call).
@@ -360,17 +442,27 @@ class Recognizer:
             return np.zeros((0, len(self._labels)))
         kind, step = self._extractor.spec.kind, max(1, int(batch_size))
         parts = []
+        device = self._device
         with torch.inference_mode():
             for start in range(0, len(features), step):
                 x, lengths = collate(features[start:start + step], kind)
+                if device is not None:
+                    x = x.to(device)
+                    lengths = None if lengths is None else lengths.to(device)
                 logits = self._model(x, lengths) if lengths is not None else self._model(x)
-                parts.append(torch.softmax(logits.double() / self._temperature, dim=1).numpy())
+                parts.append(torch.softmax(logits.double() / self._temperature, dim=1).cpu().numpy())
         return np.concatenate(parts)
 
-    def _prediction(self, probabilities: np.ndarray, duration_s: float) -> Prediction:
+    def _prediction(self, probabilities: np.ndarray, duration_s: float,
+                    top_k: int | None = None) -> Prediction:
+        ranked = None
+        if top_k is not None:
+            # A stable sort: ties keep the labels' order, as argmax does for the label.
+            order = np.argsort(-probabilities, kind="stable")[:top_k]
+            ranked = tuple((self._labels[i], float(probabilities[i])) for i in order)
         return Prediction(label=self._labels[int(np.argmax(probabilities))],
                           probabilities={label: float(p) for label, p in zip(self._labels, probabilities)},
-                          duration_s=float(duration_s))
+                          duration_s=float(duration_s), top_k=ranked)
 
 
 def open_source(source: AudioSource, sample_rate: int | None, *, rate: int,
@@ -381,6 +473,7 @@ def open_source(source: AudioSource, sample_rate: int | None, *, rate: int,
     Raises:
         AudioError: an array without its sample rate, or bad audio (as :meth:`Recognizer.predict`).
     """
+    source = as_array(source)  # a torch tensor: a numpy array like any other from here on
     if isinstance(source, np.ndarray) and sample_rate is None:
         raise AudioError(f"{name or '<array>'}: an audio array needs its sample rate; "
                          "pass sample_rate=... (e.g. sample_rate=16000)")
@@ -429,7 +522,8 @@ _CACHE: dict[tuple, Recognizer] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_model(name_or_path: str | Path = "default", *, limits: AudioLimits | None = None) -> Recognizer:
+def load_model(name_or_path: str | Path = "default", *, limits: AudioLimits | None = None,
+               device: str = "cpu") -> Recognizer:
     """A :class:`Recognizer` for a bundled model name or a bundle folder.
 
     Recognizers are cached: loading the same unchanged bundle again returns the same
@@ -440,17 +534,46 @@ def load_model(name_or_path: str | Path = "default", *, limits: AudioLimits | No
             model), or the path of a bundle folder.
         limits: the audio it accepts (default 0.25 s to one hour, not silent); a minimum
             under :data:`MIN_DURATION_S` is raised to it.
+        device: where the model runs: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; features are
+            computed on the CPU and each batch moves to the model's device.
 
     Raises:
         ConfigError: an unknown name (listing the bundled ones), the default model missing
-            from this install, or a folder that is not a valid, undamaged bundle.
+            from this install, a folder that is not a valid, undamaged bundle, or a device
+            that is not valid or not available.
     """
+    target = str(resolve_device(device))
     folder = resolve_model(name_or_path)
-    key = (str(folder.resolve()), _fingerprint(folder), limits or DEFAULT_LIMITS)
+    key = (str(folder.resolve()), _fingerprint(folder), limits or DEFAULT_LIMITS, target)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Recognizer.from_bundle(folder, limits=limits)
+            _CACHE[key] = Recognizer.from_bundle(folder, limits=limits, device=target)
         return _CACHE[key]
+
+
+def resolve_device(device) -> Any:
+    """The ``torch.device`` of ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (or a torch.device).
+
+    Raises:
+        ConfigError: another kind of device, or a CUDA device torch says is not available.
+    """
+    import torch
+
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {str(device)!r} is not available: torch finds no CUDA GPU "
+                              "here (no GPU, no driver, or a CPU-only torch build); use device='cpu'")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ConfigError(f"device {str(device)!r} is not available: torch sees {count} CUDA "
+                              f"device(s), cuda:0 to cuda:{count - 1}")
+    return resolved
 
 
 def list_models() -> list[dict]:

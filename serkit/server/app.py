@@ -12,7 +12,8 @@ Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see erro
 
 Audio comes as a multipart upload (field ``file``) or as the raw body with an audio
 Content-Type (a batch: multipart only); the POST endpoints take ``?model=NAME`` (default:
-the first model). They are under admission control (:mod:`serkit.server.admission`): a
+the first model); the predict endpoints take ``?top_k=K`` (also answer the K most probable
+labels, most probable first). They are under admission control (:mod:`serkit.server.admission`): a
 bounded number run at once, a bounded number wait, the rest get 503 with Retry-After, and
 each request has a time limit (a batch takes one slot, and its time limit covers all its
 clips). The GET endpoints answer from memory and are never throttled.
@@ -101,6 +102,8 @@ API_DESCRIPTION = (
     "application/octet-stream). Several clips go to `/v1/predict/batch` as a multipart upload, "
     "one file per form field `files`. Errors are JSON `{\"error\": {\"code\", \"message\"}}`.")
 MODEL_QUERY = Query(None, description="name of a served model (GET /v1/models); default: the first")
+TOP_K_QUERY = Query(None, description="also answer the K most probable labels with their "
+                    "probabilities as top_k, most probable first (1 to the model's number of labels)")
 
 
 def create_app(
@@ -179,16 +182,21 @@ def _routes(service: ModelService, admission: Admission, max_upload_bytes: int,
             max_batch_files: int, max_batch_bytes: int) -> APIRouter:
     router = APIRouter()
 
+    # exclude_unset: top_k is in an answer only when the request asked for it.
     @router.post("/v1/predict", response_model=PredictionOut, responses=AUDIO_ERRORS,
-                 openapi_extra=AUDIO_BODY, summary="Recognise the emotion in a clip")
-    async def predict(request: Request, model: str | None = MODEL_QUERY) -> dict:
+                 openapi_extra=AUDIO_BODY, summary="Recognise the emotion in a clip",
+                 response_model_exclude_unset=True)
+    async def predict(request: Request, model: str | None = MODEL_QUERY,
+                      top_k: int | None = TOP_K_QUERY) -> dict:
         """The most probable emotion of the whole clip and each label's probability."""
         name = service.resolve(model)  # before reading: an unknown model costs no upload
+        service.check_top_k(name, top_k)
         return await admission.run(lambda: read_upload(request, max_upload_bytes),
-                                   lambda upload: service.predict(name, upload))
+                                   lambda upload: service.predict(name, upload, top_k=top_k))
 
     @router.post("/v1/predict/batch", response_model=BatchOut, responses=BATCH_ERRORS,
-                 openapi_extra=BATCH_BODY, summary="Recognise the emotion in several clips")
+                 openapi_extra=BATCH_BODY, summary="Recognise the emotion in several clips",
+                 response_model_exclude_unset=True)
     async def predict_batch(
         request: Request,
         model: str | None = MODEL_QUERY,
@@ -196,14 +204,16 @@ def _routes(service: ModelService, admission: Admission, max_upload_bytes: int,
                             "this request's usable clips instead of the training data's: for "
                             "clips of one recording set-up the model has not heard (30 or more; "
                             "fewer get a warning). Nothing is kept between requests"),
+        top_k: int | None = TOP_K_QUERY,
     ) -> dict:
         """Each clip's prediction, in upload order; a clip that cannot be used gets an error
         entry (the code /v1/predict would answer) and the others are still predicted."""
         name = service.resolve(model)
+        service.check_top_k(name, top_k)
         return await admission.run(
             lambda: read_uploads(request, max_file_bytes=max_upload_bytes,
                                  max_total_bytes=max_batch_bytes, max_files=max_batch_files),
-            lambda uploads: service.predict_batch(name, uploads, adapt=adapt))
+            lambda uploads: service.predict_batch(name, uploads, adapt=adapt, top_k=top_k))
 
     @router.post("/v1/timeline", response_model=TimelineOut, responses=AUDIO_ERRORS,
                  openapi_extra=AUDIO_BODY, summary="Emotion over time in a recording")

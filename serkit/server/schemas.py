@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+TOP_K_DESCRIPTION = ("the top_k most probable labels as [label, probability] pairs, most "
+                     "probable first; only when the request asked for ?top_k=K")
+
 
 class PredictionOut(BaseModel):
     label: str = Field(description="the most probable emotion")
@@ -11,6 +14,7 @@ class PredictionOut(BaseModel):
         description="probability of each label, in the model's label order; sums to 1")
     duration_s: float = Field(description="duration of the audio in seconds")
     model: str = Field(description="name of the model that answered")
+    top_k: list[tuple[str, float]] | None = Field(None, description=TOP_K_DESCRIPTION)
 
 
 class TimelineWindowOut(BaseModel):
@@ -82,6 +86,7 @@ class BatchPredictionOut(BaseModel):
     probabilities: dict[str, float] = Field(
         description="probability of each label, in the model's label order; sums to 1")
     duration_s: float = Field(description="duration of the audio in seconds")
+    top_k: list[tuple[str, float]] | None = Field(None, description=TOP_K_DESCRIPTION)
 
 
 class BatchErrorOut(BaseModel):

@@ -65,23 +65,32 @@ class ModelService:
         return name
 
     def warm_up(self) -> None:
-        """Predict once per model on a synthetic tone.
+        """Predict once per model on a synthetic tone (:meth:`Recognizer.warm_up`).
 
         The first prediction in a process pays one-off costs (librosa's lazy imports of
         scipy and numba: several seconds); better at startup than on a client's request.
         """
-        for recognizer in self.models.values():
-            rate = recognizer.sample_rate
-            tone = 0.3 * np.sin(2 * np.pi * 220.0 * np.arange(rate) / rate)
-            recognizer.predict(tone.astype(np.float32), sample_rate=rate, name="warm-up tone")
+        for name, recognizer in self.models.items():
+            log.debug("model %s warmed up in %.2f s", name, recognizer.warm_up())
+
+    def check_top_k(self, model: str, top_k: int | None) -> None:
+        """A request's ``top_k`` (None: not asked) must be 1 to the model's number of
+        labels, or a 422 ApiError."""
+        if top_k is None:
+            return
+        count = len(self.models[model].labels)
+        if not 1 <= top_k <= count:
+            raise ApiError(422, "invalid_parameter", f"top_k must be between 1 and {count} (the "
+                           f"number of labels of model {model!r}), not {top_k}")
 
     def describe(self) -> list[dict]:
         """Name, labels, sample rate and description of each served model."""
         return self._descriptions
 
-    def predict(self, model: str, upload: Upload) -> dict:
+    def predict(self, model: str, upload: Upload, *, top_k: int | None = None) -> dict:
         recognizer = self.models[model]
-        prediction = recognizer.predict(self._checked(recognizer, upload), name=upload.name)
+        prediction = recognizer.predict(self._checked(recognizer, upload), name=upload.name,
+                                        **_top_k(top_k))
         return {**prediction.to_dict(), "model": model}
 
     def timeline(self, model: str, upload: Upload, *, window_s: float, hop_s: float) -> dict:
@@ -90,7 +99,8 @@ class ModelService:
                                        name=upload.name)
         return {**timeline.to_dict(), "model": model}
 
-    def predict_batch(self, model: str, uploads: Sequence[Upload], *, adapt: bool) -> dict:
+    def predict_batch(self, model: str, uploads: Sequence[Upload], *, adapt: bool,
+                      top_k: int | None = None) -> dict:
         """Each upload's prediction, or its error, in order: a clip that cannot be used does
         not stop the others.
 
@@ -121,7 +131,7 @@ class ModelService:
                          "from the same recording set-up")
         if usable:
             for i, prediction in zip(usable, self._predict_features(
-                    model, recognizer, features, durations, adapt)):
+                    model, recognizer, features, durations, adapt, top_k)):
                 results[i] = {"name": uploads[i].name, **prediction.to_dict()}
         return {"model": model, "adapt": adapt, "results": results, "warnings": notes}
 
@@ -142,9 +152,9 @@ class ModelService:
 
     @staticmethod
     def _predict_features(model: str, recognizer: Recognizer, features: list[np.ndarray],
-                          durations: list[float], adapt: bool):
+                          durations: list[float], adapt: bool, top_k: int | None = None):
         try:
-            return recognizer.predict_features(features, durations, adapt=adapt)
+            return recognizer.predict_features(features, durations, adapt=adapt, **_top_k(top_k))
         except ConfigError:
             if not adapt:
                 raise
@@ -158,6 +168,11 @@ class ModelService:
         # clip) and applies its own checks (too short, silent, the real duration).
         open_audio(upload.data, sample_rate=recognizer.sample_rate, limits=self.limits, name=upload.name)
         return upload.data
+
+
+def _top_k(top_k: int | None) -> dict:
+    """``top_k=`` for the recognizer only when asked: recognizers without it still serve."""
+    return {} if top_k is None else {"top_k": top_k}
 
 
 def _error_entry(name: str, code: str, message: str) -> dict:
