@@ -10,7 +10,7 @@ not take):
 ==================  ==========================================================  ==============================================
 kind                test side                                                   options (defaults)
 ==================  ==========================================================  ==============================================
-holdout             stratified (per emotion) random ``test_fraction``           test_fraction=0.1, val_fraction=0.1
+holdout             stratified (per emotion) random ``test_fraction``           test_fraction=0.1, val_fraction=0.1, rounding="class"
 kfold               stratified k-fold over utterances                           n_folds=5, val_fraction=0.1
 speaker_kfold       speakers in ``n_folds`` groups, gender-balanced             n_folds=5, val_fraction=0.1
 loso                one speaker per fold                                        val_fraction=0.1
@@ -34,6 +34,13 @@ Validation always comes from the training side, never from the test fold:
   so;
 * ``official``: the released ``evaluation`` part.
 
+``holdout`` rounds ``test_fraction`` of each emotion (``rounding="class"``, the default), so
+the test side can be a clip or two off ``test_fraction`` of the corpus (EmoDB at 0.2: 106 of
+535). ``rounding="total"`` holds out ``ceil(test_fraction · N)`` clips in all, shared among
+the emotions in proportion (largest remainders, ties broken by the seed): the rule of
+scikit-learn's ``train_test_split(..., stratify=y)`` (EmoDB at 0.2: 107, as the SpeechNet
+paper's accuracies out of 107 clips imply).
+
 ``val_fraction=0`` gives folds without validation; the training engine then cannot
 early-stop or choose a checkpoint and trains for its fixed number of epochs.
 
@@ -47,6 +54,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import Counter, defaultdict
@@ -294,6 +302,7 @@ def make_split(
     test_fraction: float | None = None,
     val_fraction: float | None = None,
     speakers: Sequence[Sequence[str]] | None = None,
+    rounding: str | None = None,
 ) -> SplitPlan:
     """Split utterances into folds with one of the :data:`SPLITS` protocols.
 
@@ -307,6 +316,9 @@ def make_split(
             of training *speakers* for speaker-independent kinds; 0 means no validation.
         speakers: heldout_speakers only: the test speakers of each fold, e.g.
             ``[["emodb-03", "emodb-08"], ["emodb-10", "emodb-09"]]``.
+        rounding: holdout only: ``"class"`` (default) rounds ``test_fraction`` of each
+            emotion; ``"total"`` holds out ``ceil(test_fraction · N)`` utterances in all,
+            shared among emotions in proportion (scikit-learn's stratified rule).
 
     Returns:
         A SplitPlan whose folds are disjoint, each covering every utterance, ids sorted.
@@ -328,6 +340,7 @@ def make_split(
             "test_fraction": test_fraction,
             "val_fraction": val_fraction,
             "speakers": speakers,
+            "rounding": rounding,
         }.items()
         if v is not None
     }
@@ -342,6 +355,9 @@ def make_split(
         params["val_fraction"] = _check_fraction(params["val_fraction"], "val_fraction", zero_ok=True)
     if params.get("speakers") is not None:
         params["speakers"] = _check_speaker_groups(params["speakers"])
+    if "rounding" in params and params["rounding"] not in ROUNDINGS:
+        raise SplitError(f"rounding must be one of {', '.join(repr(r) for r in ROUNDINGS)}, "
+                         f"not {params['rounding']!r}")
 
     utts = _prepare(utterances, kind)
     rng = np.random.default_rng(seed)
@@ -455,18 +471,46 @@ def _round_share(fraction: float, n: int) -> int:
     return int(fraction * n + 0.5)
 
 
+#: How ``holdout`` rounds the test side: per emotion, or in total (see the module docstring).
+ROUNDINGS = ("class", "total")
+
+
+def _total_shares(sizes: Mapping[str, int], fraction: float, rng: np.random.Generator) -> dict[str, int]:
+    """How many of each class to take so that ``ceil(fraction · N)`` are taken in all.
+
+    Each class gets the floor of its proportional share; the clips left over go to the
+    classes with the largest remainders, ties broken at random (scikit-learn's
+    ``_approximate_mode``, which ``train_test_split(stratify=...)`` uses).
+    """
+    n = sum(sizes.values())
+    total = math.ceil(fraction * n - 1e-9)  # a product that should be whole may come out a hair above it
+    labels = sorted(sizes)
+    exact = np.array([total * sizes[c] / n for c in labels])
+    counts = np.floor(exact + 1e-9).astype(int)
+    left = total - int(counts.sum())
+    if left > 0:
+        remainders = exact - counts
+        order = rng.permutation(len(labels))  # random tie-breaking, then largest remainder first
+        order = order[np.argsort(-remainders[order], kind="stable")]
+        counts[order[:left]] += 1
+    return dict(zip(labels, (int(k) for k in counts)))
+
+
 def _stratified_take(
-    utts: Sequence[Utterance], fraction: float, rng: np.random.Generator, *, strict: bool, what: str
+    utts: Sequence[Utterance], fraction: float, rng: np.random.Generator, *, strict: bool, what: str,
+    rounding: str = "class",
 ) -> tuple[list[str], list[str]]:
     """Take ``fraction`` of each emotion (at least one, never all) → (taken ids, rest ids).
 
     ``strict``: a class with a single utterance is an error (a test side must hold every
     class); otherwise such a class stays wholly in the rest (validation is only for
-    early stopping).
+    early stopping). ``rounding="total"``: ``ceil(fraction · N)`` in all (:func:`_total_shares`).
     """
     by_class: dict[str, list[str]] = defaultdict(list)
     for u in utts:
         by_class[u.emotion].append(u.id)
+    shares = (_total_shares({c: len(v) for c, v in by_class.items()}, fraction, rng)
+              if rounding == "total" else None)
     taken: list[str] = []
     rest: list[str] = []
     for label in sorted(by_class):
@@ -480,7 +524,7 @@ def _stratified_take(
                 )
             rest.extend(ids)
             continue
-        k = min(max(_round_share(fraction, n), 1), n - 1)
+        k = min(max(_round_share(fraction, n) if shares is None else shares[label], 1), n - 1)
         order = rng.permutation(n)
         taken.extend(ids[i] for i in order[:k])
         rest.extend(ids[i] for i in order[k:])
@@ -562,8 +606,9 @@ def _group_folds(
 # --------------------------------------------------------------------------- kinds
 
 
-def _holdout(utts, rng, *, test_fraction: float, val_fraction: float):
-    test, train_side_ids = _stratified_take(utts, test_fraction, rng, strict=True, what="test set")
+def _holdout(utts, rng, *, test_fraction: float, val_fraction: float, rounding: str = "class"):
+    test, train_side_ids = _stratified_take(utts, test_fraction, rng, strict=True, what="test set",
+                                            rounding=rounding)
     keep = set(train_side_ids)
     train, val, notes = _validation([u for u in utts if u.id in keep], rng, val_fraction, by_speaker=False)
     return [_fold("holdout", train, val, test, notes)], {"val_by": "utterance" if val_fraction > 0 else "none"}
@@ -728,7 +773,8 @@ def _register(name: str, build, defaults: dict[str, Any], *, speaker_independent
     SPLITS.register(name, SplitKind(build, defaults, speaker_independent, summary))
 
 
-_register("holdout", _holdout, {"test_fraction": 0.1, "val_fraction": 0.1}, speaker_independent=False,
+_register("holdout", _holdout, {"test_fraction": 0.1, "val_fraction": 0.1, "rounding": "class"},
+          speaker_independent=False,
           summary="stratified random train/val/test hold-out (per emotion)")
 _register("kfold", _kfold, {"n_folds": 5, "val_fraction": 0.1}, speaker_independent=False,
           summary="stratified k-fold over utterances")

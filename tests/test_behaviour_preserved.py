@@ -11,6 +11,12 @@ one torch thread: the same model, features, augmentation, loss and checkpoint ch
 the paper runs, on data small enough for CI. A refactor that changes any number the
 run writes (a feature, a batch order, a random draw, a checkpoint choice, a rounding)
 turns this test red; rewrite the goldens only for an intended change, and say so.
+
+Rewritten since: ``speechnet/`` and ``peers/speechnet/`` for issue 16, an intended change of
+SpeechNet and its recipe (Keras-like initial weights, bias-free attention maps at gain 2,
+unsquashed input capsules, the margin loss on raw capsule lengths, the last epoch kept, no
+class weights; docs/models.md, "SpeechNet: what changed and why"). The other peers, the
+CNN–Transformer and the release were left as they were.
 """
 
 from __future__ import annotations

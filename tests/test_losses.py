@@ -1,4 +1,5 @@
-"""Losses: the balanced margin loss (eq. 15) against hand computation, weighted cross-entropy."""
+"""Losses: the balanced margin loss (eq. 15) against hand computation, on raw capsule lengths
+(the default) and on softmax probabilities; weighted cross-entropy; class weights on and off."""
 
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ def softmax(row):
     return [e / sum(exps) for e in exps]
 
 
-def margin_by_hand(logits, targets, weights, a1=0.5, a2=0.5, a3=0.5):
+def margin_by_hand(logits, targets, weights, a1=0.5, a2=0.5, a3=0.5, scores="softmax"):
     n_classes = len(logits[0])
     beta = (n_classes + 1) / n_classes  # eq. 15's β for one-hot targets, worked out in the docstring
     total = 0.0
     for row, target in zip(logits, targets):
-        p = softmax(row)
+        p = softmax(row) if scores == "softmax" else [math.exp(v) for v in row]
         sample = 0.0
         for j in range(n_classes):
             y = 1.0 if j == target else 0.0
@@ -38,12 +39,51 @@ def test_registry_names():
     assert LOSSES.names() == ["balanced_margin", "cross_entropy"]
 
 
+#: Raw capsule lengths ‖v_j‖ of two samples; SpeechNet's logits are their logs.
+LENGTHS = [[0.9, 0.3, 0.7], [0.2, 0.6, 0.4]]
+
+
+def test_balanced_margin_on_raw_lengths_by_hand():
+    # Eq. 15 in CapsNet's form on the lengths themselves, α1 = α2 = α3 = 0.5, β = 4/3 (C = 3):
+    # sample 1 (target 0): 0.9 ≥ 0.5 → 0; class 2 at 0.7 > 0.5 → 0.5 (0.7 - 0.5)² = 0.02;
+    # sample 2 (target 2): (0.5 - 0.4)² = 0.01; class 1 at 0.6 → 0.5 (0.6 - 0.5)² = 0.005.
+    want = (0.02 + 0.01 + 0.005) * (4 / 3) / 2
+    logits = torch.tensor(LENGTHS).log()
+    assert make_loss("balanced_margin")(logits, torch.tensor(TARGETS)).item() == pytest.approx(want, rel=1e-5)
+    assert make_loss("balanced_margin", scores="lengths")(logits, torch.tensor(TARGETS)).item() == \
+        pytest.approx(want, rel=1e-5)
+    # CapsNet's own margins (m+ 0.9, m- 0.1, λ 0.5) are the alphas:
+    capsnet = ((0.5 * ((0.3 - 0.1) ** 2 + (0.7 - 0.1) ** 2))
+               + ((0.9 - 0.4) ** 2 + 0.5 * ((0.2 - 0.1) ** 2 + (0.6 - 0.1) ** 2))) * (4 / 3) / 2
+    got = make_loss("balanced_margin", alpha1=0.9, alpha2=0.5, alpha3=0.1)(logits, torch.tensor(TARGETS)).item()
+    assert got == pytest.approx(capsnet, rel=1e-5)
+
+
+def test_balanced_margin_on_lengths_does_not_normalise():
+    # Scaling every length changes the loss (softmax of the logits would not see it):
+    # each class is scored on its own length, not on its share.
+    logits = torch.tensor(LENGTHS).log()
+    on_lengths = [make_loss("balanced_margin")(logits + shift, torch.tensor(TARGETS)).item() for shift in (0.0, -1.0)]
+    on_softmax = [make_loss("balanced_margin", scores="softmax")(logits + shift, torch.tensor(TARGETS)).item()
+                  for shift in (0.0, -1.0)]
+    assert on_lengths[0] != pytest.approx(on_lengths[1])
+    assert on_softmax[0] == pytest.approx(on_softmax[1])
+
+
+def test_balanced_margin_scores_must_be_known():
+    with pytest.raises(ValueError, match="scores must be one of lengths, softmax"):
+        make_loss("balanced_margin", scores="probabilities")
+
+
+@pytest.mark.parametrize("scores", ["softmax", "lengths"])
 @pytest.mark.parametrize("weights", [None, [1.0, 2.0, 0.5]])
-def test_balanced_margin_matches_hand_computation(weights):
-    loss = make_loss("balanced_margin", class_weights=None if weights is None else torch.tensor(weights))
-    got = loss(torch.tensor(LOGITS), torch.tensor(TARGETS)).item()
-    want = margin_by_hand(LOGITS, TARGETS, weights or [1.0, 1.0, 1.0])
-    assert got == pytest.approx(want, rel=1e-6)
+def test_balanced_margin_matches_hand_computation(weights, scores):
+    loss = make_loss("balanced_margin", class_weights=None if weights is None else torch.tensor(weights),
+                     scores=scores)
+    logits = LOGITS if scores == "softmax" else torch.tensor(LENGTHS).log().tolist()
+    got = loss(torch.tensor(logits), torch.tensor(TARGETS)).item()
+    want = margin_by_hand(logits, TARGETS, weights or [1.0, 1.0, 1.0], scores=scores)
+    assert got == pytest.approx(want, rel=1e-5)
     assert want > 0
 
 
@@ -62,26 +102,32 @@ def test_balanced_margin_beta_for_soft_targets():
     c = 3
     beta = max(sum(1 - y + y * (c - 1) / c for y in (0.5, 0.5, 0.0)) / c / (1 - 1 / c), 1.0)
     per = sum(y * max(0, 0.5 - pj) ** 2 + 0.5 * (1 - y) * max(0, pj - 0.5) ** 2 for y, pj in zip((0.5, 0.5, 0.0), p))
-    assert make_loss("balanced_margin")(logits, soft).item() == pytest.approx(per * beta, rel=1e-6)
+    assert make_loss("balanced_margin", scores="softmax")(logits, soft).item() == pytest.approx(per * beta, rel=1e-6)
     assert beta == pytest.approx(4 / 3)
 
 
 def test_balanced_margin_is_zero_for_confident_correct_predictions():
     logits = torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.2]])
-    assert make_loss("balanced_margin")(logits, torch.tensor([0, 3])).item() == 0.0
+    assert make_loss("balanced_margin", scores="softmax")(logits, torch.tensor([0, 3])).item() == 0.0
+    lengths = torch.tensor([[0.9, 0.1, 0.4, 0.0], [0.2, 0.5, 0.3, 0.6]])
+    assert make_loss("balanced_margin")(lengths.log(), torch.tensor([0, 3])).item() == 0.0
 
 
 def test_balanced_margin_alphas_are_parameters():
-    base = make_loss("balanced_margin")(torch.tensor(LOGITS), torch.tensor(TARGETS)).item()
-    other = make_loss("balanced_margin", alpha1=0.9, alpha3=0.1)(torch.tensor(LOGITS), torch.tensor(TARGETS)).item()
+    base = make_loss("balanced_margin", scores="softmax")(torch.tensor(LOGITS), torch.tensor(TARGETS)).item()
+    other = make_loss("balanced_margin", alpha1=0.9, alpha3=0.1, scores="softmax")(
+        torch.tensor(LOGITS), torch.tensor(TARGETS)).item()
     assert other == pytest.approx(margin_by_hand(LOGITS, TARGETS, [1, 1, 1], a1=0.9, a3=0.1), rel=1e-6)
     assert other != pytest.approx(base)
 
 
 def test_balanced_margin_has_gradients():
     logits = torch.tensor(LOGITS, requires_grad=True)
-    make_loss("balanced_margin")(logits, torch.tensor(TARGETS)).backward()
+    make_loss("balanced_margin", scores="softmax")(logits, torch.tensor(TARGETS)).backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+    log_lengths = torch.tensor(LENGTHS).log().requires_grad_()
+    make_loss("balanced_margin")(log_lengths, torch.tensor(TARGETS)).backward()
+    assert log_lengths.grad is not None and log_lengths.grad.abs().sum() > 0
 
 
 def test_weighted_cross_entropy_matches_hand_computation():
@@ -108,7 +154,7 @@ def test_training_class_weights_are_inverse_frequency_and_0_for_an_absent_class(
 def test_unknown_loss_and_parameter_are_config_errors():
     with pytest.raises(ConfigError, match="Did you mean 'balanced_margin'"):
         make_loss("balanced_margn")
-    with pytest.raises(ConfigError, match="valid parameters: alpha1, alpha2, alpha3"):
+    with pytest.raises(ConfigError, match="valid parameters: alpha1, alpha2, alpha3, class_weights, scores"):
         make_loss("balanced_margin", beta=2.0)
 
 

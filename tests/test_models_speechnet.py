@@ -1,4 +1,5 @@
-"""SpeechNet: shapes, masking, ablation switches, routing rules, size, determinism, learning."""
+"""SpeechNet: shapes, masking, ablation switches, routing rules, size, determinism, learning,
+and that its attention attends and its routing routes (issue 16)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from serkit.errors import ConfigError
 from serkit.models import make_loss, make_model, n_parameters
 from serkit.models.layers import CapsuleRouting, interval_pool, squash
-from serkit.models.speechnet import SpeechNet
+from serkit.models.speechnet import ATTENTION_GAIN, PreAttentionMHA, SpeechNet
 
 N_FEATURES, N_CLASSES = 107, 7
 
@@ -161,11 +162,11 @@ def test_parameter_count_follows_the_architecture():
     net = model()
     encoder = (107 * 256 + 256) + (256 * 128 + 128)
     lstm = 4 * 64 * (2 + 64) + 2 * 4 * 64  # 128-d code as 64 steps of 2
-    attention = 6 * (64 * 64 + 64)  # pre-q/k/v and the heads' q/k/v (4 x 16)
+    attention = 6 * 64 * 64  # pre-q/k/v and the heads' q/k/v (4 x 16), no biases (eq. 9)
     conv = 32 * 64 * 3 + 32
     capsules = math.ceil((64 - 3 + 1) * 32 / 16)  # τ = 124
     routing = capsules * 16 * N_CLASSES * 16
-    assert n_parameters(net) == encoder + lstm + attention + conv + routing == 331_296
+    assert n_parameters(net) == encoder + lstm + attention + conv + routing == 330_912
     print(f"SpeechNet parameters (107 features, 7 classes): {n_parameters(net):,}")
 
 
@@ -214,7 +215,7 @@ def test_learns_a_small_training_set():
     ({"dropout": 1.0}, "dropout"),
     ({"capsule_dim": 0}, "capsule_dim"),
     ({"encoder_units": ()}, "encoder_units"),
-    ({"routing_iteration": 3}, "valid parameters: capsule_dim"),
+    ({"routing_iteration": 3}, "valid parameters: attention_gain, capsule_dim"),
 ])
 def test_bad_parameters_are_config_errors(params, message):
     with pytest.raises(ConfigError, match=message):
@@ -232,3 +233,104 @@ def test_stored_parameters():
     net = model(conv_channels=16, encoder_units=[64, 32], routing=False)
     assert (net.conv_channels, net.encoder_units, net.routing, net.input_kind) == (16, (64, 32), False, "vector")
     assert net.classifier.in_features == 62 * 16
+
+
+# --------------------------------------------------------------------------- issue 16: do they do anything?
+
+
+def probe(net: SpeechNet, x: torch.Tensor, lengths=None) -> dict[str, torch.Tensor]:
+    """The attention's input h_r, the refined map, the router's input capsules and class capsules."""
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [net.attention.register_forward_pre_hook(lambda m, i: seen.update(h=i[0])),
+             net.refinement.register_forward_hook(lambda m, i, o: seen.update(refined=o)),
+             net.router.register_forward_pre_hook(lambda m, i: seen.update(u=i[0])),
+             net.router.register_forward_hook(lambda m, i, o: seen.update(v=o))]
+    with torch.no_grad():
+        net.eval()(x, lengths)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def entropy(weights: torch.Tensor) -> torch.Tensor:
+    return -(weights * weights.clamp_min(1e-30).log()).sum(-1)
+
+
+def test_capsule_lengths_at_initialisation_are_order_one():
+    # Before issue 16 the squashed input capsules were ~0.03 long and the class capsules
+    # ~0.001: the routing had nothing to route. Standardised frames in, O(1) lengths out.
+    seen = probe(model(input_kind="frames"), frames(8, 120))
+    inputs, classes = seen["u"].norm(dim=-1), seen["v"].norm(dim=-1)
+    assert 0.2 < inputs.mean() < 3, inputs.mean()
+    assert 0.2 < classes.min() and classes.max() < 0.99, (classes.min(), classes.max())
+
+
+def test_input_capsules_are_the_refined_map_unsquashed():
+    seen = probe(model(input_kind="frames"), frames(3, 40))
+    # The conv's (B, channels, positions) map, read position-major as h_s (eq. 11).
+    blocks = seen["refined"].transpose(1, 2).reshape(3, -1, 16)
+    torch.testing.assert_close(seen["u"], blocks)
+
+
+def test_routing_coefficients_move_away_from_uniform():
+    torch.manual_seed(0)
+    u = torch.randn(1, 4, 4, generator=torch.Generator().manual_seed(2))  # 4 capsules of 4, O(1) entries
+    for modified in (True, False):
+        spreads = []
+        for iterations in (1, 2, 3):
+            torch.manual_seed(0)  # the same weights for every iteration count
+            routing = CapsuleRouting(4, 4, 3, 4, iterations=iterations, modified=modified)
+            v, c = routing.route(u)
+            torch.testing.assert_close(v, routing(u))
+            torch.testing.assert_close(c.sum(2), torch.ones_like(c.sum(2)))  # a distribution over classes
+            spreads.append(c.std(dim=2).mean().item())
+        assert spreads[0] == 0.0  # one iteration: the uniform 1/C
+        assert 0.02 < spreads[1] < spreads[2], (modified, spreads)
+
+
+def test_attention_attends_on_a_varying_input_and_averages_a_constant_one():
+    net = model(input_kind="frames")
+    seen = probe(net, frames(4, 120))
+    weights = net.attention.attention_weights(seen["h"])  # (B, heads, 64, 64)
+    assert weights.shape == (4, 4, 64, 64)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(4, 4, 64))
+    # Before issue 16 the entropy was ln 64 to 1e-5 (scores ~0.001): a plain average.
+    assert entropy(weights).mean() < math.log(64) - 0.01, entropy(weights).mean()
+    # The same vector at every position: nothing to prefer, the weights are uniform.
+    constant = seen["h"][:, :1].expand(-1, 64, -1)
+    torch.testing.assert_close(net.attention.attention_weights(constant), torch.full((4, 4, 64, 64), 1 / 64))
+
+
+def test_attention_weights_are_what_the_module_averages_with():
+    torch.manual_seed(0)
+    attention = PreAttentionMHA(8, pre_attention_dim=6, n_heads=2, head_dim=3, gain=ATTENTION_GAIN)
+    h = torch.randn(2, 5, 8)
+    weights = attention.attention_weights(h)  # (2, 2, 5, 5)
+    values = attention.value(attention.pre_value(h)).view(2, 5, 2, 3).transpose(1, 2)
+    torch.testing.assert_close(attention(h), (weights @ values).transpose(1, 2).reshape(2, 5, 6))
+    # Eq. 9's maps have no bias.
+    assert all(layer.bias is None for layer in (attention.pre_query, attention.pre_key, attention.pre_value,
+                                                attention.query, attention.key, attention.value))
+
+
+def test_initial_weights_are_keras_like():
+    net = model(input_kind="frames")
+    lstm = net.recall
+    units = lstm.hidden_size
+    forget = torch.zeros(4 * units)
+    forget[units:2 * units] = 1.0
+    assert torch.equal(lstm.bias_ih_l0.detach(), forget) and not lstm.bias_hh_l0.detach().any()
+    # Orthogonal recurrent kernel: its columns are orthonormal.
+    torch.testing.assert_close(lstm.weight_hh_l0.T @ lstm.weight_hh_l0, torch.eye(units), atol=1e-5, rtol=0)
+    for layer in (*net.encoder, *net.refinement):
+        if hasattr(layer, "bias"):
+            assert not layer.bias.detach().any()
+    # The routing weights: std C / sqrt(d · τ), so that ‖s_j‖ ≈ ‖u_i‖ at the first iteration.
+    assert abs(net.router.weight.std().item() - N_CLASSES / math.sqrt(16 * 124)) < 0.005
+
+
+def test_class_weights_off_is_an_unweighted_margin():
+    logits = torch.randn(6, N_CLASSES)
+    targets = torch.arange(6) % N_CLASSES
+    ones = make_loss("balanced_margin", class_weights=torch.ones(N_CLASSES))(logits, targets)
+    assert make_loss("balanced_margin", class_weights=None)(logits, targets).item() == pytest.approx(ones.item())

@@ -84,7 +84,7 @@ def test_shipped_configs_parse(path):
 
 def test_protocol_params_are_checked_against_the_split_kind():
     with pytest.raises(ConfigError, match="protocol: split kind 'holdout' has no parameter 'bogus'.*"
-                                          "valid parameters: test_fraction, val_fraction"):
+                                          "valid parameters: rounding, test_fraction, val_fraction"):
         config_from_dict({**BASE, "protocol": {"split": "holdout", "params": {"bogus": 1}}})
     with pytest.raises(ConfigError, match="unknown split kind 'holdot'. Did you mean 'holdout'"):
         config_from_dict({**BASE, "protocol": {"split": "holdot"}})
@@ -207,3 +207,28 @@ def test_run_with_an_unknown_protocol_param_is_one_line_and_exit_2(tmp_path, cap
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("serkit: error:") and "has no parameter 'bogus'" in err
     assert not out.exists()
+
+
+def test_class_weights_default_on_and_left_out_of_the_resolved_config_while_default():
+    # Added after run folders existed (issue 16): a config that does not set it resolves as
+    # before, so older run folders still resume; false is written and compared.
+    plain = config_from_dict(BASE)
+    assert plain.training.class_weights is True
+    assert "class_weights" not in plain.to_dict()["training"]
+    off = config_from_dict({**BASE, "training": {"class_weights": False}})
+    assert off.training.class_weights is False and off.to_dict()["training"]["class_weights"] is False
+    assert config_from_dict(off.to_dict()).training.class_weights is False
+    with pytest.raises(ConfigError, match="class_weights must be bool"):
+        config_from_dict({**BASE, "training": {"class_weights": "balanced"}})
+
+
+def test_speechnet_configs_never_choose_on_the_margin_loss():
+    # Issue 16: the margin loss falls below 1e-3 long before accuracy stops rising.
+    for path in sorted((Path(__file__).parents[1] / "configs" / "speechnet").glob("*.yaml")):
+        config = load_config(path)
+        for name, variant in (variant_configs(config) or {path.stem: config}).items():
+            if variant.model.name != "speechnet" or variant.training.loss.name != "balanced_margin":
+                continue
+            assert variant.training.select in ("last", "val_accuracy"), (path.name, name)
+            assert variant.training.early_stopping_patience is None, (path.name, name)
+            assert variant.training.epochs == 200, (path.name, name)

@@ -135,6 +135,27 @@ def test_no_validation_needs_select_last(fake_root, tmp_path):
         run_experiment(bad, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_training_class_weights_switch(weighted, fake_root, tmp_path, monkeypatch):
+    import serkit.training.runner as runner
+
+    given = []
+    real = runner.make_loss
+
+    def spy(name, *, class_weights=None, **params):
+        given.append(class_weights)
+        return real(name, class_weights=class_weights, **params)
+
+    monkeypatch.setattr(runner, "make_loss", spy)
+    run_experiment(config(seeds=1, training={"epochs": 1, "batch_size": 8, "class_weights": weighted}),
+                   out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    assert len(given) == 2  # one loss per fold
+    if weighted:  # inverse class frequencies of the fold's training side
+        assert all(w is not None and w.shape == (len(EMOTIONS),) for w in given)
+    else:  # every class weighs 1: the unweighted loss
+        assert all(w is None for w in given)
+
+
 def test_cli_run_reports_bad_input_in_one_line(fake_root, tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**config().to_dict(), "model": {"name": "speechnet2", "params": {}}}))

@@ -172,6 +172,12 @@ class CapsuleRouting(nn.Module):
 
     Both start from uniform coefficients ``1/n_classes``.
 
+    The weights are normal with std ``n_classes / sqrt(in_dim · n_in)``: the first class
+    capsule ``s_j = Σ_i a_ij / C`` then has about the length of an input capsule (for
+    ``in_dim = out_dim``), whatever the numbers of capsules and classes. SpeechNet's unsquashed
+    input capsules are ~0.6 long at initialisation, so its class capsules start at ~0.3,
+    below the margin loss's 0.5 (docs/models.md, "SpeechNet: what changed and why").
+
     Args:
         n_in: input capsules.
         in_dim: their size ``d``.
@@ -181,8 +187,9 @@ class CapsuleRouting(nn.Module):
         modified: which rule, above.
 
     Shapes:
-        forward: ``(B, n_in, in_dim)`` squashed capsules → ``(B, n_classes, out_dim)`` squashed
-        class capsules; the length of each is the class's score in [0, 1).
+        forward: ``(B, n_in, in_dim)`` input capsules (SpeechNet's are the raw blocks of its
+        refined map, not squashed: eqs. 12-14 have no squash) → ``(B, n_classes, out_dim)``
+        squashed class capsules; the length of each is the class's score in [0, 1).
     """
 
     def __init__(self, n_in: int, in_dim: int, n_classes: int, out_dim: int, *, iterations: int = 2,
@@ -191,17 +198,23 @@ class CapsuleRouting(nn.Module):
         self.n_in, self.in_dim, self.n_classes, self.out_dim = n_in, in_dim, n_classes, out_dim
         self.iterations, self.modified = iterations, modified
         # (n_in, in_dim, n_classes * out_dim): one bmm over input capsules makes every prediction.
-        # The scale keeps the first s_j near unit length for typical squashed inputs.
         scale = n_classes / math.sqrt(in_dim * n_in)
         self.weight = nn.Parameter(torch.randn(n_in, in_dim, n_classes * out_dim) * scale)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.route(u)[0]
+
+    def route(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The class capsules ``(B, n_classes, out_dim)`` and the coupling coefficients the last
+        capsules were made with, ``(B, n_in, n_classes, out_dim)`` for the modified rule,
+        ``(B, n_in, n_classes, 1)`` for the standard one (uniform ``1/n_classes`` when
+        ``iterations`` is 1)."""
         batch = u.shape[0]
         # Layout (n_in, B, classes, out_dim), contiguous: every routing op is a plain
         # elementwise pass or a reduction over dim 0, which keeps training fast on a CPU.
         a = torch.bmm(u.transpose(0, 1), self.weight).view(self.n_in, batch, self.n_classes, self.out_dim)
         v = squash(a.sum(0) / self.n_classes)  # uniform first coefficients: (B, classes, out)
-        b = None
+        c = b = None
         for _ in range(self.iterations - 1):
             if self.modified:
                 c = torch.softmax(a * v, dim=2)  # per dimension
@@ -210,7 +223,10 @@ class CapsuleRouting(nn.Module):
                 b = agreement if b is None else b + agreement
                 c = torch.softmax(b, dim=2)  # (n_in, B, classes, 1)
             v = squash((c * a).sum(0))
-        return v
+        if c is None:
+            c = a.new_full((self.n_in, batch, self.n_classes, self.out_dim if self.modified else 1),
+                           1.0 / self.n_classes)
+        return v, c.transpose(0, 1)
 
     def extra_repr(self) -> str:
         return (f"n_in={self.n_in}, in_dim={self.in_dim}, n_classes={self.n_classes}, out_dim={self.out_dim}, "

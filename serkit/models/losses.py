@@ -44,21 +44,31 @@ class CrossEntropyLoss:
         return F.cross_entropy(logits, targets, weight=weight, label_smoothing=self.label_smoothing)
 
 
+#: What the balanced margin loss reads as ŷ (see :class:`BalancedMarginLoss`).
+MARGIN_SCORES = ("lengths", "softmax")
+
+
 @LOSSES.register("balanced_margin")
 class BalancedMarginLoss:
-    r"""SpeechNet's balanced margin loss (eq. 15) on softmax probabilities.
+    r"""SpeechNet's balanced margin loss (eq. 15), CapsNet's margin loss on the class scores.
 
     .. math::
         L = \frac1N \sum_i \beta_i \sum_j w_j \big[y_{ij} \max(0, \alpha_1 - \hat y_{ij})^2
             + \alpha_2 (1 - y_{ij}) \max(0, \hat y_{ij} - \alpha_3)^2\big]
 
-    * ``ŷ = softmax(logits)``: the loss is defined on logits so that it serves every model;
-      for SpeechNet the logits are log capsule lengths, so ``ŷ`` is the capsule lengths
-      normalised to sum 1. With ``α1 = α3 = 0.5`` the loss of a sample is 0 exactly when its
-      true class has probability >= 0.5 (then every other class is <= 0.5): a margin in
-      probability space, so training stops pushing confident samples.
-    * ``w_j`` weighs *output* j in both terms (training passes inverse class frequencies,
-      :func:`serkit.training.data.class_weights`); None means all ones.
+    * ``ŷ``, by ``scores``:
+
+      - ``"lengths"`` (default): ``ŷ = exp(logits)``. SpeechNet's logits are the log lengths
+        of its class capsules (:func:`serkit.models.layers.capsule_logits`), so ``ŷ_j`` is the
+        raw length ``‖v_j‖`` in [0, 1): eq. 15 is then Sabour et al.'s margin loss (``m+ =
+        α1``, ``λ = α2``, ``m- = α3``), each class scored on its own. Only for logits that
+        are the log of scores in [0, 1] (capsule lengths); anything else wants ``"softmax"``.
+      - ``"softmax"``: ``ŷ = softmax(logits)``, for any model (for SpeechNet: the lengths
+        normalised to sum 1). serkit's reading before issue 16; a sample then costs nothing
+        once its true class has probability >= 0.5, and the loss goes to 0 early in training.
+    * ``w_j`` weighs *output* j in both terms; training passes inverse class frequencies
+      (:func:`serkit.training.data.class_weights`) unless ``training.class_weights: false``;
+      None means all ones.
     * The balancing factor, read per sample ``i`` from its target row,
       ``β_i = max((1/C) Σ_c (1 - y_ic + y_ic (C-1)/C) / (1 - 1/C), 1)``. For a one-hot ``y``
       the sum is ``(C-1) + (C-1)/C``, so ``β = (C + 1) / C = 1 + 1/C`` for every sample
@@ -68,22 +78,27 @@ class BalancedMarginLoss:
     Args:
         class_weights: ``(C,)`` or None.
         alpha1, alpha2, alpha3: the margins and the negative term's weight (paper: 0.5 each).
+        scores: ``"lengths"`` or ``"softmax"``, above.
 
     Raises:
-        ValueError: at call time, for fewer than 2 classes or class weights of the wrong size.
+        ValueError: at construction, for an unknown ``scores``; at call time, for fewer than
+            2 classes or class weights of the wrong size.
     """
 
     def __init__(self, *, class_weights: torch.Tensor | None = None, alpha1: float = 0.5, alpha2: float = 0.5,
-                 alpha3: float = 0.5):
+                 alpha3: float = 0.5, scores: str = "lengths"):
+        if scores not in MARGIN_SCORES:
+            raise ValueError(f"balanced_margin: scores must be one of {', '.join(MARGIN_SCORES)}, not {scores!r}")
         self.class_weights = class_weights
         self.alpha1, self.alpha2, self.alpha3 = alpha1, alpha2, alpha3
+        self.scores = scores
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         n_classes = logits.shape[1]
         if n_classes < 2:
             raise ValueError(f"balanced_margin needs at least 2 classes, not {n_classes}")
         _check_weights(self.class_weights, n_classes, "balanced_margin")
-        p = torch.softmax(logits, dim=1)
+        p = torch.exp(logits) if self.scores == "lengths" else torch.softmax(logits, dim=1)
         y = targets.to(p.dtype) if targets.dim() == 2 else F.one_hot(targets, n_classes).to(p.dtype)
         per_class = (y * F.relu(self.alpha1 - p) ** 2
                      + self.alpha2 * (1 - y) * F.relu(p - self.alpha3) ** 2)  # (N, C)

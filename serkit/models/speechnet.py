@@ -7,14 +7,22 @@ ambiguous, the choices are explained in docs/models.md ("SpeechNet"); in short:
   128-d code is cut into 64 steps of 2 values; frame input is encoded frame by frame and
   the real frames are averaged into 64 equal intervals per utterance (padding never enters);
 * the LSTM (64 units) returns its hidden state at each of the 64 steps: ``h_r`` (64, 64);
-* pre-attention is three parallel position-wise linear layers (q, k, v); multi-head
-  attention concatenates its heads without an output projection (eq. 9);
+* pre-attention is three parallel position-wise linear maps (q, k, v); multi-head
+  attention concatenates its heads without an output projection (eq. 9); the maps have no
+  bias (eq. 9 has none);
 * signal refinement is a valid 1-D convolution with ReLU: ``(64 - k + 1, conv_channels)``;
-* routing cuts the flattened map into ``ceil(size / 16)`` capsules of 16 and routes them
-  to one 16-d capsule per class; the logits are the log capsule lengths.
+* routing cuts the flattened map into ``ceil(size / 16)`` capsules of 16 (not squashed:
+  eqs. 12-14 have no squash) and routes them to one 16-d capsule per class; the logits are
+  the log capsule lengths;
+* weights start as a Keras model's would (Glorot-uniform kernels, zero biases, an
+  orthogonal recurrent kernel and a forget-gate bias of 1), the query and key maps scaled
+  by ``attention_gain`` so that the attention scores start at a useful scale
+  (docs/models.md, "SpeechNet: what changed and why").
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -30,14 +38,23 @@ from serkit.models.layers import (
     frame_lengths,
     packed_interval_pool,
     sequence_mask,
-    squash,
     steps_width,
     vector_as_steps,
 )
 
+#: The default ``attention_gain`` (see :class:`PreAttentionMHA`).
+ATTENTION_GAIN = 2.0
+
 
 class PreAttentionMHA(nn.Module):
     """Speech attention: optional pre-attention (three parallel linear layers) then multi-head attention.
+
+    Every map is linear without bias, as eq. 9 writes them (``q = W_q h_r``, ``q_i = W_q^i q``),
+    and the scores are ``q_i k_iᵀ / sqrt(d_h)``. The maps start Glorot-uniform, the four
+    query and key maps multiplied by ``gain``: the scores are bilinear in ``h_r``, whose
+    entries (an LSTM's outputs) have an rms of about 0.2 at initialisation, so with
+    ``gain=1`` they would start with a spread of ~0.02 and the attention would be a plain
+    average that training does not leave.
 
     Args:
         in_dim: channels per position of the input ``h_r``.
@@ -45,27 +62,35 @@ class PreAttentionMHA(nn.Module):
             (q = k = v = h_r).
         n_heads: ``n_h``.
         head_dim: ``d_h``; the output has ``n_h * d_h`` channels (heads concatenated, eq. 9).
+        gain: of the query and key maps' initial weights.
 
     Shapes:
         ``(B, S, in_dim)`` → ``(B, S, n_heads * head_dim)``.
     """
 
-    def __init__(self, in_dim: int, *, pre_attention_dim: int, n_heads: int, head_dim: int):
+    def __init__(self, in_dim: int, *, pre_attention_dim: int, n_heads: int, head_dim: int, gain: float = 1.0):
         super().__init__()
         self.n_heads, self.head_dim = n_heads, head_dim
         if pre_attention_dim:
-            self.pre_query = nn.Linear(in_dim, pre_attention_dim)
-            self.pre_key = nn.Linear(in_dim, pre_attention_dim)
-            self.pre_value = nn.Linear(in_dim, pre_attention_dim)
+            self.pre_query = nn.Linear(in_dim, pre_attention_dim, bias=False)
+            self.pre_key = nn.Linear(in_dim, pre_attention_dim, bias=False)
+            self.pre_value = nn.Linear(in_dim, pre_attention_dim, bias=False)
             width = pre_attention_dim
         else:
             self.pre_query = self.pre_key = self.pre_value = None
             width = in_dim
-        self.query = nn.Linear(width, n_heads * head_dim)
-        self.key = nn.Linear(width, n_heads * head_dim)
-        self.value = nn.Linear(width, n_heads * head_dim)
+        self.query = nn.Linear(width, n_heads * head_dim, bias=False)
+        self.key = nn.Linear(width, n_heads * head_dim, bias=False)
+        self.value = nn.Linear(width, n_heads * head_dim, bias=False)
+        for layer in (self.pre_query, self.pre_key, self.query, self.key):
+            if layer is not None:
+                nn.init.xavier_uniform_(layer.weight, gain=gain)
+        for layer in (self.pre_value, self.value):
+            if layer is not None:
+                nn.init.xavier_uniform_(layer.weight)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def _heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-head queries, keys and values, each ``(B, n_heads, S, head_dim)``."""
         if self.pre_query is not None:
             q, k, v = self.pre_query(h), self.pre_key(h), self.pre_value(h)
         else:
@@ -75,8 +100,18 @@ class PreAttentionMHA(nn.Module):
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.view(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(heads(self.query(q)), heads(self.key(k)), heads(self.value(v)))
+        return heads(self.query(q)), heads(self.key(k)), heads(self.value(v))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = h.shape
+        out = F.scaled_dot_product_attention(*self._heads(h))
         return out.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim)
+
+    def attention_weights(self, h: torch.Tensor) -> torch.Tensor:
+        """The attention of each head, ``(B, n_heads, S, S)``, rows summing to 1 (what
+        :meth:`forward` averages the values with)."""
+        q, k, _ = self._heads(h)
+        return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
 
 
 class SpeechNet(nn.Module):
@@ -96,6 +131,8 @@ class SpeechNet(nn.Module):
         capsule_dim: capsule size ``d`` (paper: 16), for input and class capsules.
         routing_iterations: dynamic-routing iterations (paper: 2).
         dropout: dropout before the routing module (paper: 0.5).
+        attention_gain: of the query and key maps' initial (Glorot) weights; see
+            :class:`PreAttentionMHA` (not in the paper, which gives no initialisation).
         information_encoding, speech_recall, pre_attention, speech_attention,
         signal_refinement, routing, modified_routing: module switches (Table 2). Without
             speech attention the whole module goes, pre-attention included; without routing
@@ -130,6 +167,7 @@ class SpeechNet(nn.Module):
         capsule_dim: int = 16,
         routing_iterations: int = 2,
         dropout: float = 0.5,
+        attention_gain: float = ATTENTION_GAIN,
         information_encoding: bool = True,
         speech_recall: bool = True,
         pre_attention: bool = True,
@@ -146,6 +184,7 @@ class SpeechNet(nn.Module):
         self.pre_attention_dim, self.n_heads, self.head_dim = pre_attention_dim, n_heads, head_dim
         self.conv_channels, self.kernel_size = conv_channels, kernel_size
         self.capsule_dim, self.routing_iterations, self.dropout = capsule_dim, routing_iterations, dropout
+        self.attention_gain = attention_gain
         self.information_encoding, self.speech_recall = information_encoding, speech_recall
         self.pre_attention, self.speech_attention = pre_attention, speech_attention
         self.signal_refinement, self.routing, self.modified_routing = signal_refinement, routing, modified_routing
@@ -154,7 +193,7 @@ class SpeechNet(nn.Module):
         check_positive("speechnet", n_features=n_features, n_intervals=n_intervals, lstm_units=lstm_units,
                        pre_attention_dim=pre_attention_dim, n_heads=n_heads, head_dim=head_dim,
                        conv_channels=conv_channels, kernel_size=kernel_size, capsule_dim=capsule_dim,
-                       routing_iterations=routing_iterations)
+                       routing_iterations=routing_iterations, attention_gain=attention_gain)
         check_dropout("speechnet", dropout)
         if n_classes < 2:
             raise ConfigError(f"model 'speechnet' needs n_classes >= 2, not {n_classes}")
@@ -187,7 +226,7 @@ class SpeechNet(nn.Module):
         # Speech attention (eq. 9).
         if speech_attention:
             self.attention = PreAttentionMHA(step_width, pre_attention_dim=pre_attention_dim if pre_attention else 0,
-                                             n_heads=n_heads, head_dim=head_dim)
+                                             n_heads=n_heads, head_dim=head_dim, gain=attention_gain)
             step_width = n_heads * head_dim
         else:
             self.attention = None
@@ -211,6 +250,27 @@ class SpeechNet(nn.Module):
         else:
             self.router = None
             self.classifier = nn.Linear(self.map_size, n_classes)
+        self._keras_init()
+
+    def _keras_init(self) -> None:
+        """Initial weights as Keras gives its layers (the paper names no initialisation; its
+        LeakyReLU slope is TensorFlow's): Glorot-uniform kernels and zero biases for the dense
+        and convolution layers, and for the LSTM a Glorot-uniform input kernel, an orthogonal
+        recurrent kernel and zero biases but 1 on the forget gate. The attention maps and the
+        routing weights set their own (see PreAttentionMHA and CapsuleRouting)."""
+        layers = [*(self.encoder or ()), *(self.refinement or ()), self.classifier]
+        for layer in layers:
+            if isinstance(layer, (nn.Linear, nn.Conv1d)):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        if self.recall is not None:
+            units = self.recall.hidden_size
+            nn.init.xavier_uniform_(self.recall.weight_ih_l0)
+            nn.init.orthogonal_(self.recall.weight_hh_l0)
+            nn.init.zeros_(self.recall.bias_ih_l0)
+            nn.init.zeros_(self.recall.bias_hh_l0)
+            with torch.no_grad():
+                self.recall.bias_ih_l0[units:2 * units] = 1.0  # gates i, f, g, o: f's bias
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, n_classes)`` for ``x`` ``(B, n_features)`` or padded ``(B, T, n_features)``."""
@@ -243,5 +303,7 @@ class SpeechNet(nn.Module):
         pad = self.n_capsules * self.capsule_dim - self.map_size
         if pad:
             h = F.pad(h, (0, pad))
-        u = squash(h.view(h.shape[0], self.n_capsules, self.capsule_dim))
+        # The blocks u_1 ... u_τ are the capsules as they are: eqs. 12-14 squash nothing before
+        # routing (squashing them kept their lengths near 0.03 and the routing inert).
+        u = h.view(h.shape[0], self.n_capsules, self.capsule_dim)
         return capsule_logits(self.router(u))

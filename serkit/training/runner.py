@@ -279,7 +279,8 @@ def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress
             "chosen on it: set protocol.params.val_fraction > 0 or training.select: last"
         )
     model = make_model_for(config.model.name, dataset.extractor.spec, len(dataset.classes), **config.model.params)
-    weights = torch.from_numpy(class_weights(train.targets, len(dataset.classes)))
+    weights = (torch.from_numpy(class_weights(train.targets, len(dataset.classes)))
+               if settings.class_weights else None)
     loss_fn = make_loss(settings.loss.name, class_weights=weights, **settings.loss.params)
     result = fit(model, train, val if len(val) else None, loss_fn=loss_fn, settings=settings,
                  seed=fold_dir.seed, state_path=fold_dir.training_state, progress=progress)
