@@ -41,14 +41,8 @@ def default_run() -> Path:
 
 
 def adapted(raw: np.ndarray, trained) -> np.ndarray:
-    """``raw`` standardised on its own statistics, as Recognizer.adapted_standardizer does."""
-    from serkit.features.extract import Standardizer
-
-    own = Standardizer().fit(raw)
-    constant = own.scale == 1.0
-    own.mean = np.where(constant, trained.mean, own.mean)
-    own.scale = np.where(constant, trained.scale, own.scale)
-    return own.transform(raw).astype(np.float32)
+    """``raw`` standardised on its own statistics, as ``--adapt`` does (Standardizer.adapted)."""
+    return trained.adapted(raw).transform(raw).astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -212,8 +212,6 @@ def test_predict_batch_adapt_standardises_on_the_call(tiny_bundle, clips, monkey
 
 
 def test_adapt_needs_a_standardizer(tmp_path, clips):
-    import torch
-
     from serkit.features import make_features
     from serkit.inference import load_model
     from serkit.inference.bundle import save_bundle
@@ -224,7 +222,6 @@ def test_adapt_needs_a_standardizer(tmp_path, clips):
                 extractor=extractor, standardizer=None, labels=["a", "b"], model_params={"hidden_units": [4]})
     with pytest.raises(ConfigError, match="nothing to adapt"):
         load_model(tmp_path / "raw").predict_batch(clips, adapt=True)
-    del torch
 
 
 def test_bundle_temperature_scales_the_softmax(tmp_path, clips, one_torch_thread):

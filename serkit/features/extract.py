@@ -224,16 +224,24 @@ class Standardizer:
         Raises:
             ConfigError: no rows, or rows of different dimensions.
         """
-        rows = _rows(features).astype(np.float64)
-        if rows.shape[0] == 0:
-            raise ConfigError("Standardizer.fit needs at least one training vector, got none")
-        mean = rows.mean(axis=0)
-        std = rows.std(axis=0)
-        # Below float32 resolution of the mean a "spread" is rounding, not variation.
-        tiny = np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
-        self.mean = mean
-        self.scale = np.where(std > tiny, std, 1.0)
+        self.mean, std, varies = _spread(features)
+        self.scale = np.where(varies, std, 1.0)
         return self
+
+    def adapted(self, features: np.ndarray | Sequence[np.ndarray]) -> Standardizer:
+        """A standardizer fitted on ``features`` (the clips of one call or one recording
+        set-up), keeping this one's statistics in the dimensions that do not vary there
+        (a scale of 1 around a one-off value would make them meaningless). What
+        ``--adapt`` and the ``adapt`` protocol standardise with.
+
+        Raises:
+            ConfigError: no rows, or rows of different dimensions.
+        """
+        mean, std, varies = _spread(features)
+        out = Standardizer()
+        out.mean = np.where(varies, mean, self.mean)
+        out.scale = np.where(varies, std, self.scale)
+        return out
 
     def transform(self, features: np.ndarray | Sequence[np.ndarray]):
         """Standardise features of the same layout as :meth:`fit` takes.
@@ -289,6 +297,18 @@ class Standardizer:
     def __repr__(self) -> str:
         dim = "unfitted" if self.mean is None else f"dim={self.mean.shape[0]}"
         return f"Standardizer({dim})"
+
+
+def _spread(features: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per dimension: mean, std, and whether it varies (float64)."""
+    rows = _rows(features).astype(np.float64)
+    if rows.shape[0] == 0:
+        raise ConfigError("Standardizer.fit needs at least one training vector, got none")
+    mean = rows.mean(axis=0)
+    std = rows.std(axis=0)
+    # Below float32 resolution of the mean a "spread" is rounding, not variation.
+    tiny = np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, std, std > tiny
 
 
 def _rows(features: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

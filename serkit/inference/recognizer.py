@@ -311,8 +311,6 @@ class Recognizer:
         """
         import warnings
 
-        from serkit.features.extract import Standardizer
-
         if self._standardizer is None:
             raise ConfigError(f"model {self.name!r} reads unstandardised features, so --adapt "
                               "has nothing to adapt; predict without it")
@@ -323,12 +321,7 @@ class Recognizer:
                 "needed (measured in docs/results.md)"), stacklevel=3)
         if not features:
             return self._standardizer
-        fitted = Standardizer().fit(list(features))
-        trained = self._standardizer
-        constant = fitted.scale == 1.0
-        fitted.mean = np.where(constant, trained.mean, fitted.mean)
-        fitted.scale = np.where(constant, trained.scale, fitted.scale)
-        return fitted
+        return self._standardizer.adapted(list(features))
 
     def timeline(self, source: AudioSource, window_s: float = 3.0, hop_s: float = 1.0,
                  sample_rate: int | None = None, *, name: str | None = None,
