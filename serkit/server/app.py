@@ -8,7 +8,8 @@ Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see erro
 - ``POST /v1/timeline`` audio → windows and segments over time (``window``, ``hop`` seconds)
 - ``GET /v1/models``    the served models
 - ``GET /health``       liveness, the served model names and the load (admission.py)
-- ``GET /docs``, ``GET /openapi.json``  the interactive docs and the schema
+- ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``  the interactive docs (served
+  offline, docs.py) and the schema
 
 Audio comes as a multipart upload (field ``file``) or as the raw body with an audio
 Content-Type (a batch: multipart only); the POST endpoints take ``?model=NAME`` (default:
@@ -28,6 +29,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 
 from serkit.server.admission import Admission, resolve_limits
+from serkit.server.docs import install_docs
 from serkit.server.errors import install_error_handlers
 from serkit.server.schemas import (
     BatchOut,
@@ -161,9 +163,11 @@ def create_app(
         service.warm_up()
     from serkit import __version__
 
+    # docs_url/redoc_url None: FastAPI's own pages load from a CDN; docs.py serves local copies.
     app = FastAPI(title="serkit", version=__version__,
                   summary="Speech emotion recognition over HTTP",
-                  description=API_DESCRIPTION)
+                  description=API_DESCRIPTION, docs_url=None, redoc_url=None)
+    install_docs(app)
     app.state.service = service
     app.state.admission = admission
     install_error_handlers(app)
