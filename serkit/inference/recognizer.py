@@ -28,7 +28,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,13 @@ from serkit.audio import AudioLimits, AudioSource, AudioStream, as_array, open_a
 from serkit.errors import AudioError, ConfigError
 from serkit.features.long_clips import long_clip_features
 from serkit.inference.bundle import BUNDLE_FILE, load_parts, read_bundle
+from serkit.inference.speech_activity import SpeechDetector
 from serkit.inference.timeline import (
+    Segmenting,
     Timeline,
     TimelineWindow,
+    build_timeline,
     check_windowing,
-    merge_segments,
     sliding_windows,
     windows_from_probabilities,
 )
@@ -325,51 +327,110 @@ class Recognizer:
 
     def timeline(self, source: AudioSource, window_s: float = 3.0, hop_s: float = 1.0,
                  sample_rate: int | None = None, *, name: str | None = None,
-                 batch_size: int = BATCH_SIZE) -> Timeline:
-        """Emotion over time: windows of ``window_s`` every ``hop_s``, merged into segments.
+                 batch_size: int = BATCH_SIZE, smoothing: str = "median", smooth_windows: int = 5,
+                 switch_penalty: float = 4.0, min_segment_s: float = 2.0,
+                 vad: str = "energy") -> Timeline:
+        """Emotion over time: windows of ``window_s`` every ``hop_s``, smoothed into
+        segments, with the share of the speech time each label holds.
 
-        See :mod:`serkit.inference.timeline` for how windows are placed and merged. Files
+        See :mod:`serkit.inference.timeline` for how windows are placed, smoothed and
+        merged, and :mod:`serkit.inference.speech_activity` for the speech detector. Files
         and bytes are decoded as a stream and each window is computed when the stream
         reaches its end: memory holds one window and one hop of audio, however long the
-        recording (and the windows, a few hundred bytes each).
+        recording (and the windows, a few hundred bytes each). :meth:`stream` gives the
+        same windows from audio that arrives in chunks.
+
+        Args:
+            smoothing, smooth_windows, switch_penalty, min_segment_s, vad: how windows
+                become segments (:class:`~serkit.inference.timeline.Segmenting`;
+                ``smoothing="none", min_segment_s=0, vad="none"`` is the raw merge).
 
         Raises:
-            ConfigError: ``window_s`` under :data:`MIN_DURATION_S`, or ``hop_s`` not in
-                ``(0, window_s]``.
+            ConfigError: ``window_s`` under :data:`MIN_DURATION_S`, ``hop_s`` not in
+                ``(0, window_s]``, or a bad segmenting option.
             AudioError: bad audio, as for :meth:`predict`.
         """
         check_windowing(window_s, hop_s, min_window_s=MIN_DURATION_S)
+        segmenting = Segmenting(smoothing=smoothing, smooth_windows=smooth_windows,
+                                switch_penalty=switch_penalty, min_segment_s=min_segment_s, vad=vad)
         stream = self._open(source, sample_rate, name)
         rate, label = self.sample_rate, name or _describe(source)
         window, hop = max(1, round(window_s * rate)), max(1, round(hop_s * rate))
         step = max(1, int(batch_size))
+        detector = SpeechDetector(rate) if vad != "none" else None
         windows: list[TimelineWindow] = []
         bounds: list[tuple[int, int]] = []
         features: list[np.ndarray] = []
+        shares: list[float] = []
 
         def flush() -> None:
             # Batches of `step` consecutive windows: the grouping predict on a list would use.
-            windows.extend(windows_from_probabilities(
-                bounds, self._probabilities(features, step), self._labels, rate))
+            windows.extend(self.window_results(bounds, features, shares, step))
             bounds.clear()
             features.clear()
+            shares.clear()
 
-        def add(start: int, end: int, samples: np.ndarray) -> None:
-            bounds.append((start, end))
-            features.append(self._standardize(
-                self._features(samples, f"{label} [{start / rate:.2f}-{end / rate:.2f} s]")))
-            if len(features) == step:
-                flush()
+        def heard(blocks):
+            # The detector hears each block before the windows it completes are cut.
+            for block in blocks:
+                if detector is not None:
+                    detector.feed(block)
+                yield block
 
         n = 0
-        for start, end, samples in sliding_windows(stream.blocks(), window, hop):
+        for start, end, samples in sliding_windows(heard(stream.blocks()), window, hop):
             n = max(n, end)
-            add(start, end, samples)
+            bounds.append((start, end))
+            features.append(self.window_features(samples, start, end, label))
+            shares.append(1.0 if detector is None else detector.share(start, end))
+            if len(features) == step:
+                flush()
         if features:
             flush()
-        duration = n / rate
-        return Timeline(windows, merge_segments(windows, duration), duration,
-                        window_s=float(window_s), hop_s=float(hop_s))
+        return build_timeline(windows, n / rate, window_s=window_s, hop_s=hop_s,
+                              segmenting=segmenting, detector=detector)
+
+    def stream(self, chunks: Iterable[Any], sample_rate: int, *, window_s: float = 3.0,
+               hop_s: float = 1.0, **options) -> Iterator[TimelineWindow]:
+        """The timeline windows of audio that arrives in chunks, each as soon as the audio
+        reaches its end: the windows :meth:`timeline` gives for the whole recording.
+
+        ``chunks``: numpy arrays of samples at ``sample_rate`` (float in [-1, 1] or int16,
+        mono ``(n,)`` or ``(n, channels)``); a generator reading a microphone or a socket
+        works. For the segments and the summary at the end, or to push chunks rather than
+        hand over an iterable, use :meth:`open_stream`. ``options`` are those of
+        :meth:`open_stream`.
+
+        Example:
+            >>> for window in rec.stream(mic_chunks(), sample_rate=16_000):  # doctest: +SKIP
+            ...     print(window.start_s, window.label)
+        """
+        live = self.open_stream(sample_rate, window_s=window_s, hop_s=hop_s, **options)
+        for chunk in chunks:
+            yield from live.feed(chunk)
+        yield from live.finish_windows()
+
+    def open_stream(self, sample_rate: int, *, window_s: float = 3.0, hop_s: float = 1.0,
+                    **options):
+        """A :class:`~serkit.inference.stream.TimelineStream`: ``feed(chunk)`` returns the
+        windows that chunk completes, ``finish()`` the whole :class:`Timeline`.
+        ``options``: ``name``, ``batch_size``, ``max_duration_s`` and the segmenting options
+        of :meth:`timeline`."""
+        from serkit.inference.stream import TimelineStream
+
+        return TimelineStream(self, sample_rate, window_s=window_s, hop_s=hop_s, **options)
+
+    def window_features(self, samples: np.ndarray, start: int, end: int, label: str) -> np.ndarray:
+        """The standardised features of one timeline window (samples ``start:end``)."""
+        rate = self.sample_rate
+        return self._standardize(self._features(samples, f"{label} [{start / rate:.2f}-{end / rate:.2f} s]"))
+
+    def window_results(self, bounds: Sequence[tuple[int, int]], features: list[np.ndarray],
+                       shares: Sequence[float], batch_size: int = BATCH_SIZE) -> list[TimelineWindow]:
+        """The :class:`TimelineWindow` of each of ``bounds`` (sample indices) from its
+        :meth:`window_features`, with its speech share."""
+        return windows_from_probabilities(bounds, self._probabilities(features, batch_size),
+                                          self._labels, self.sample_rate, shares)
 
     # --- pipeline ---------------------------------------------------------------------
 
