@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "serkit"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # ``serkit`` itself holds only the version and a lazy public API (import_module by name).
     ("foundation", ("serkit", "serkit.errors", "serkit.fileio", "serkit.registry", "serkit.workers", "serkit.worker_guard",
+                    "serkit.progress",
                     "serkit.inputs", "serkit.rundir", "serkit.labels", "serkit.audio")),
     ("data", ("serkit.corpora", "serkit.splits")),
     ("features", ("serkit.features", "serkit.augmentation")),

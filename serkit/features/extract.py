@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +26,7 @@ import numpy as np
 from serkit.audio import AudioLimits, load_audio
 from serkit.errors import AudioError, ConfigError
 from serkit.features.cache import CachedArray, FeatureCache, file_sha256
+from serkit.progress import progress_bar
 from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def extract_corpus(
         cache: where features are looked up and stored; ``None`` computes everything.
         n_jobs: worker processes; ``-1`` uses every core available to this process, ``1``
             works in this process.
-        progress: show a tqdm bar on stderr (only when stderr is a terminal).
+        progress: show progress on stderr (a bar on a terminal, log lines otherwise).
         limits: what audio is accepted (default: anything but silence is checked).
         lazy: return :class:`~serkit.features.cache.CachedArray` items that read the
             cache when used instead of arrays held in memory (for features too large to
@@ -80,8 +80,6 @@ def extract_corpus(
         AudioError: a file that cannot be loaded or featurised; the message names it.
         ConfigError: ``n_jobs`` is 0 or below -1.
     """
-    from tqdm.auto import tqdm
-
     if lazy and cache is None:
         raise ConfigError("lazy feature loading reads the feature cache; pass cache=FeatureCache()")
     paths = [Path(p) for p in paths]
@@ -98,9 +96,8 @@ def extract_corpus(
     log.info("%s features: %d files, %d cached, %d to compute on %d worker(s)",
              extractor.name, len(paths), len(paths) - len(todo), len(todo), max(workers, 1))
 
-    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="file",
-               desc=f"{extractor.name} features", file=sys.stderr,
-               disable=None if progress else True, dynamic_ncols=True)
+    bar = progress_bar(total=len(paths), initial=len(paths) - len(todo), unit="file",
+                       desc=f"{extractor.name} features", enabled=progress)
 
     def finish(index: int, features: np.ndarray) -> None:
         results[index] = features

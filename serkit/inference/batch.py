@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.progress import progress_bar
 from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
 log = logging.getLogger(__name__)
@@ -448,7 +449,7 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
             replaced (atomically, at the end). ``None`` writes to ``stdout``.
         timeline: window the files too (see :class:`TimelineOptions`).
         jobs: worker processes (``None``: every core).
-        progress: a tqdm bar on stderr (shown only when stderr is a terminal).
+        progress: progress on stderr (a bar on a terminal, log lines otherwise).
         adapt: standardise on the statistics of this call's files
             (:meth:`~serkit.inference.Recognizer.predict_batch`); one process, no timeline,
             and no resuming (a resumed output would mix the statistics of two calls).
@@ -554,14 +555,11 @@ def _run_resumable(recognizer, files, fmt, output, work: _Work) -> BatchSummary:
 
 def _write_all(recognizer, files, fmt, stream, work: _Work, *, header=True) -> int:
     """Predict ``files`` and write their lines to ``stream``; returns how many failed."""
-    from tqdm.auto import tqdm
-
     writer = _make_writer(fmt, stream, recognizer.labels, files)
     if header:
         writer.header()
     failed = 0
-    bar = tqdm(total=len(files), unit="file", desc="predict", file=sys.stderr,
-               disable=None if work.progress else True, dynamic_ncols=True)
+    bar = progress_bar(total=len(files), unit="file", desc="predict", enabled=work.progress)
     try:
         for record in predict_records(recognizer, files, jobs=work.jobs, timeline=work.timeline,
                                       adapt=work.adapt):

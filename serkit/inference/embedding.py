@@ -23,7 +23,6 @@ them for many files with :func:`embed_files`, leaving out (and reporting) bad on
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from serkit.inference.recognizer import (
     open_source,
     source_names,
 )
+from serkit.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +181,12 @@ def embed_files(files: Sequence[str | Path], extractor, *, batch_size: int = BAT
         extractor: from :func:`embedding_extractor`.
         batch_size: files loaded and featurised together.
         limits: the audio accepted.
-        progress: a tqdm bar on stderr (only when stderr is a terminal).
+        progress: progress on stderr (a bar on a terminal, log lines otherwise).
         on_error: called with ``(file, message)`` for each file left out, as it happens.
 
     Raises:
         ConfigError: the extractor cannot compute at all (e.g. its weights are missing).
     """
-    from tqdm.auto import tqdm
-
     files = [Path(f) for f in files]
     rows: list[np.ndarray] = []
     kept: list[Path] = []
@@ -200,8 +198,8 @@ def embed_files(files: Sequence[str | Path], extractor, *, batch_size: int = BAT
         if on_error is not None:
             on_error(path, message)
 
-    bar = tqdm(total=len(files), unit="file", desc=f"{extractor.name} embeddings", file=sys.stderr,
-               disable=None if progress else True, dynamic_ncols=True)
+    bar = progress_bar(total=len(files), unit="file", desc=f"{extractor.name} embeddings",
+                       enabled=progress)
     try:
         for batch in _chunks(files, _positive(batch_size)):
             loaded: list[tuple[Path, np.ndarray]] = []

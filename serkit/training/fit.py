@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from serkit.fileio import atomic_write_bytes
+from serkit.progress import progress_bar
 from serkit.training.config import TrainingConfig
 from serkit.training.schedule import make_scheduler
 from serkit.batching import FeatureSet
@@ -77,8 +77,8 @@ def fit(
     tracker = _Selection(settings.select, settings.early_stopping_patience)
     state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker)
     start = state.resume(state_path)
-    bar = tqdm(range(start, settings.epochs), desc="epochs", leave=False,
-               disable=not progress, initial=start, total=settings.epochs)
+    bar = progress_bar(range(start, settings.epochs), desc="epochs", leave=False,
+                       enabled=progress, initial=start, total=settings.epochs)
     for epoch in bar:
         began = time.perf_counter()
         # The crop windows of an epoch come from the seed and the epoch alone, so a

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from serkit.augmentation import augmented_extractors, make_augmentation
 from serkit.corpora import load_corpus
@@ -38,6 +37,7 @@ from serkit.features.extract import Standardizer, extract_corpus
 from serkit.fileio import atomic_write_bytes, atomic_write_text
 from serkit.batching import FeatureSet
 from serkit.models import is_sklearn, make_loss, make_model, make_model_for
+from serkit.progress import progress_bar
 from serkit.rundir import FoldDir, RunDir
 from serkit.splits import Fold, SplitPlan, make_split
 from serkit.training.config import ExperimentConfig, variant_configs
@@ -104,7 +104,7 @@ def run_experiment(
         _write_protocol(run, config, dataset)
         plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
         jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
-        for fold_dir, fold in tqdm(jobs, desc=config.experiment, disable=not progress):
+        for fold_dir, fold in progress_bar(jobs, desc=config.experiment, unit="fold", enabled=progress):
             if not fold_dir.finished:
                 run_fold(config, dataset, fold, fold_dir, progress=progress)
     return build_report(run.path)
