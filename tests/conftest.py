@@ -13,25 +13,77 @@ import soundfile as sf
 SHARED_DATA = Path(os.environ.get("SERKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 #: The checkout's own git-ignored data/ folder, for corpora not in the shared data.
 LOCAL_DATA = Path(__file__).resolve().parents[1] / "data"
+#: The corpora of ../shared/data (its README.md); the others (ased, nemo, ...) live in data/.
+SHARED_CORPORA = ("emodb", "ravdess", "tess", "savee", "casia")
+
+
+def required_corpora() -> set[str]:
+    """The corpora whose absence fails a test instead of skipping it, from
+    ``$SERKIT_REQUIRE_DATA``: ``1`` the shared corpora (.ci/run sets it whenever
+    ../shared/data exists), ``all`` every corpus, or a comma-separated list of names."""
+    value = os.environ.get("SERKIT_REQUIRE_DATA", "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return set()
+    if value in ("1", "true", "yes"):
+        return set(SHARED_CORPORA)
+    if value == "all":
+        return {"*"}
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+#: The test being run now (set by pytest_runtest_protocol below), so corpus_root can
+#: check that a test reading a corpus carries the ``data`` marker.
+_RUNNING: dict[str, pytest.Item] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _RUNNING["item"] = item
+    try:
+        yield
+    finally:
+        _RUNNING.pop("item", None)
 
 
 def corpus_root(name: str) -> Path:
     """The folder of one corpus in the shared data, else in the checkout's ``data/``
-    folder, or skip the test saying where it looked."""
+    folder, or skip the test saying where it looked (fail instead where
+    ``$SERKIT_REQUIRE_DATA`` requires the corpus, see :func:`required_corpora`).
+
+    A test that calls it must be marked ``data``; one that is not fails here."""
+    item = _RUNNING.get("item")
+    if item is not None and item.get_closest_marker("data") is None:
+        pytest.fail(f"{item.nodeid} reads corpus {name!r} but is not marked data: add @pytest.mark.data",
+                    pytrace=False)
     for root in (SHARED_DATA / name, LOCAL_DATA / name):
         if root.is_dir():
             return root
-    pytest.skip(
-        f"corpus {name!r} not found at {SHARED_DATA / name} (set SERKIT_DATA to the shared "
-        f"data folder) nor at {LOCAL_DATA / name} (the checkout's git-ignored data/ folder)"
-    )
+    message = (f"corpus {name!r} not found at {SHARED_DATA / name} (set SERKIT_DATA to the shared "
+               f"data folder) nor at {LOCAL_DATA / name} (the checkout's git-ignored data/ folder)")
+    required = required_corpora()
+    if name in required or "*" in required:
+        pytest.fail(f"{message}; SERKIT_REQUIRE_DATA={os.environ['SERKIT_REQUIRE_DATA']} requires it",
+                    pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared corpora not found at {SHARED_DATA} (set SERKIT_DATA)")
+        message = f"shared corpora not found at {SHARED_DATA} (set SERKIT_DATA)"
+        if required_corpora():
+            pytest.fail(f"{message}; SERKIT_REQUIRE_DATA requires them", pytrace=False)
+        pytest.skip(message)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_feature_cache(tmp_path_factory):
+    """Every test writes features to a cache of the session's own (a test or module may
+    point SERKIT_CACHE at a fresher one), never to the user's ~/.cache/serkit."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERKIT_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+        yield
 
 
 def write_tone(path: Path, *, seconds: float = 0.5, rate: int = 16_000, freq: float = 220.0,

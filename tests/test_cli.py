@@ -51,6 +51,7 @@ def test_bad_input_is_one_line_and_exit_2_without_traceback(args, message):
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.data
 def test_check_all_on_the_shared_data_reports_published_counts():
     root = corpus_root("emodb").parent
     result = run_cli("corpora", "check", "all", str(root), "--json")

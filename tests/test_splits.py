@@ -388,6 +388,7 @@ def emodb_utterances(root: Path) -> list[Utterance]:
                 gender=EMODB_GENDER[p.stem[:2]], corpus="emodb") for p in files]
 
 
+@pytest.mark.data
 def test_real_emodb_protocols(tmp_path):
     utts = emodb_utterances(corpus_root("emodb"))
     assert len(utts) == 535

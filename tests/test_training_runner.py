@@ -168,6 +168,7 @@ def test_cli_run_reports_bad_input_in_one_line(fake_root, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.data
 def test_short_real_training_on_emodb_beats_the_majority_baseline(tmp_path, one_torch_thread):
     # Cross-entropy: the balanced margin loss spikes near zero (issue 16) and made this
     # engine test depend on the thread count; SpeechNet's own loss has its own tests.
