@@ -222,20 +222,108 @@ def test_timeline_table_prints_the_segments(tmp_path, tiny_bundle, capsys):
     clip = write_tone(tmp_path / "long.wav", seconds=2.5, freq=300.0)
     code, out, _ = predict(clip, "--model", tiny_bundle, "--timeline", "--window", "1.0",
                            capsys=capsys)
-    segment_lines = [line.split() for line in out.splitlines()[2:]]
+    *segment_lines, summary = [line.split() for line in out.splitlines()[2:]]
     assert code == 0 and segment_lines
     assert segment_lines[0][0] == "0.00" and segment_lines[-1][2] == "2.50"
     assert all(line[4] in TINY_LABELS for line in segment_lines)
+    # The summary line: speech time, then each label's share of it (a tone: all speech).
+    assert summary[:5] == ["speech", "2.5", "s", "of", "2.5"] and summary[6] in TINY_LABELS
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--format", "csv"], "use --format jsonl or table"),
     (["--window", "0"], "window_s must be"),
     (["--hop", "5"], "hop_s must be"),
+    (["--min-segment", "-1"], "min_segment_s must be a number of seconds of at least 0"),
+    (["--smooth-windows", "4"], "smooth_windows must be an odd whole number"),
+    (["--plot", "out.jpg"], "--plot out.jpg: name a .png"),
+    (["--plot", "no/such/folder/out.png"], "does not exist"),
 ])
 def test_bad_timeline_options_are_one_line_errors(clips, tiny_bundle, capsys, options, message):
     code, out, err = predict(clips, "--model", tiny_bundle, "--timeline", *options, capsys=capsys)
     assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--smoothing", "hmm"], "argument --smoothing: invalid choice: 'hmm' (choose from 'median', "
+                             "'mean', 'viterbi', 'none')"),
+    (["--vad", "neural"], "argument --vad: invalid choice: 'neural' (choose from 'energy', 'none')"),
+])
+def test_unknown_timeline_choices_are_usage_errors(clips, capsys, options, message):
+    with pytest.raises(SystemExit) as exit_:
+        predict(clips, "--timeline", *options, capsys=capsys)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.strip().splitlines()[-1] == f"serkit predict: error: {message}"
+
+
+def test_the_cli_choices_are_the_library_ones():
+    from serkit.commands import predict as command
+    from serkit.inference.speech_activity import VAD_METHODS
+    from serkit.inference.timeline import SMOOTHING_METHODS
+
+    assert command.SMOOTHING_METHODS == SMOOTHING_METHODS and command.VAD_METHODS == VAD_METHODS
+
+
+def blocks_and_silence(path: Path) -> Path:
+    """Two tones with a 2 s silence between them: 6.5 s, 2 s of it without speech."""
+    t = np.arange(2 * 16_000) / 16_000
+    tone = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    sf.write(path, np.concatenate([tone, np.zeros(32_000, np.float32), tone, tone[:8_000]]), 16_000)
+    return path
+
+
+def test_timeline_csv_has_a_row_per_segment(tmp_path, clips, tiny_bundle, capsys):
+    clip = blocks_and_silence(tmp_path / "call.wav")
+    junk = tmp_path / "junk.wav"
+    junk.write_text("not audio")
+    code, out, err = predict(clip, junk, "--model", tiny_bundle, "--timeline", "--format", "csv",
+                             "--window", "1.0", "--hop", "0.5", "--min-segment", "1.0", capsys=capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 1 and err.strip().endswith("2 files: 1 predicted, 1 failed")
+    assert list(rows[0]) == ["path", "start_s", "end_s", "label", "confidence", "error"]
+    *segments, failed = rows
+    assert failed["path"] == str(junk) and "not audio" in failed["error"] and not failed["label"]
+    assert {r["path"] for r in segments} == {str(clip)}
+    assert segments[0]["start_s"] == "0.000" and segments[-1]["end_s"] == "6.500"
+    assert all(a["end_s"] == b["start_s"] for a, b in itertools.pairwise(segments))
+    assert [(r["start_s"], r["end_s"]) for r in segments if r["label"] == "non-speech"] == [("2.000", "4.000")]
+    assert all(float(r["end_s"]) - float(r["start_s"]) >= 1.0 for r in segments if r["label"] != "non-speech")
+    # jsonl of the same file: the same segments, and the summary over the 4.5 s of speech.
+    code, out, _ = predict(clip, "--model", tiny_bundle, "--timeline", "--format", "jsonl",
+                           "--window", "1.0", "--hop", "0.5", "--min-segment", "1.0", capsys=capsys)
+    [record] = jsonl(out)
+    assert [(f"{s['start_s']:.3f}", s["label"]) for s in record["timeline"]["segments"]] == \
+        [(r["start_s"], r["label"]) for r in segments]
+    summary = record["timeline"]["summary"]
+    assert summary["speech_s"] == pytest.approx(4.5) and summary["non_speech_s"] == pytest.approx(2.0)
+    assert list(summary["shares"]) == TINY_LABELS and sum(summary["shares"].values()) == pytest.approx(1.0)
+
+
+def test_timeline_csv_does_not_append_to_earlier_results(tmp_path, clips, tiny_bundle, capsys):
+    out = tmp_path / "segments.csv"
+    out.write_text("path,start_s\nx,0\n")
+    code, _, err = predict(clips / "tone0.wav", "--model", tiny_bundle, "--timeline", "--output", out,
+                           capsys=capsys)
+    assert code == 2 and "cannot resume; pass a new --output" in err
+    assert out.read_text() == "path,start_s\nx,0\n"
+
+
+def test_plot_draws_one_png_per_file(tmp_path, clips, tiny_bundle, capsys):
+    clip = blocks_and_silence(tmp_path / "call.wav")
+    code, _, _ = predict(clip, "--model", tiny_bundle, "--plot", tmp_path / "one.png", "--window", "1.0",
+                         capsys=capsys)
+    assert code == 0 and (tmp_path / "one.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, _ = predict(clip, clips / "tone0.wav", "--model", tiny_bundle, "--plot", tmp_path / "p.png",
+                         "--window", "0.5", "--hop", "0.5", "--format", "jsonl", capsys=capsys)
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("p-*.png")) == ["p-call.png", "p-tone0.png"]
+
+
+def test_counts_are_honest_without_an_output_file(tmp_path, clips, tiny_bundle, capsys):
+    """issue 19: `serkit predict junk.wav sad.flac` printed "2 predicted, 1 failed"."""
+    junk = tmp_path / "junk.wav"
+    junk.write_text("not audio")
+    code, out, err = predict(junk, clips / "tone0.wav", "--model", tiny_bundle, capsys=capsys)
+    assert code == 1 and err.strip().splitlines()[-1] == "serkit predict: 2 files: 1 predicted, 1 failed"
 
 
 # --- worker processes ---------------------------------------------------------------------------

@@ -30,11 +30,12 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.inference.timeline import Segmenting
 from serkit.progress import progress_bar
 from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
@@ -92,10 +93,14 @@ def _resolved(path: Path) -> Path:
 
 @dataclass(frozen=True)
 class TimelineOptions:
-    """Windowing for ``--timeline`` (see :meth:`serkit.inference.Recognizer.timeline`)."""
+    """``--timeline``: windowing and segmenting (see :meth:`serkit.inference.Recognizer.timeline`),
+    and where to draw each file's plot (:func:`serkit.inference.timeline_output.plot_path`)."""
 
     window_s: float = 3.0
     hop_s: float = 1.0
+    segmenting: Segmenting = field(default_factory=Segmenting)
+    plot: str | None = None
+    plot_single: bool = False
 
 
 def predict_record(recognizer, path: str | Path, *, display: str | None = None,
@@ -112,8 +117,13 @@ def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -
     # twice costs less than holding an hour of audio.
     record = recognizer.predict(path, name=display).to_dict()
     if timeline is not None:
-        record["timeline"] = recognizer.timeline(path, timeline.window_s, timeline.hop_s,
-                                                 name=display).to_dict()
+        record["timeline"] = recognizer.timeline(path, timeline.window_s, timeline.hop_s, name=display,
+                                                 **timeline.segmenting.to_dict()).to_dict()
+        if timeline.plot is not None:
+            from serkit.inference.timeline_output import plot_path, plot_timeline
+
+            plot_timeline({"path": display, **record},
+                          plot_path(timeline.plot, display, single=timeline.plot_single))
     return record
 
 
@@ -316,6 +326,10 @@ class TableWriter:
             span = f"{segment['start_s']:7.2f} - {segment['end_s']:7.2f} s"
             lines.append(f"    {span}  {segment['label'].ljust(self.label_width)}  "
                          f"{segment['confidence']:.3f}")
+        if record.get("timeline", {}).get("summary"):
+            from serkit.inference.timeline_output import summary_line
+
+            lines.append(f"    {summary_line(record['timeline']['summary'])}")
         self._line("\n".join(lines))
 
     def _line(self, text: str) -> None:
@@ -444,7 +458,8 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
     Args:
         paths: files and folders (see :func:`find_audio_files`).
         model: a bundled model name or a bundle folder.
-        fmt: ``table``, ``jsonl`` or ``csv`` (csv has no room for a timeline).
+        fmt: ``table``, ``jsonl`` or ``csv`` (with a timeline: one row per segment, written
+            whole, not resumed).
         output: a file to write; jsonl and csv outputs that exist are resumed, a table is
             replaced (atomically, at the end). ``None`` writes to ``stdout``.
         timeline: window the files too (see :class:`TimelineOptions`).
@@ -459,7 +474,7 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
         including ones already in a resumed output.
 
     Raises:
-        ConfigError: unknown format or model, csv with a timeline, bad windowing or jobs,
+        ConfigError: unknown format or model, a timeline csv over results, bad windowing or jobs,
             an output that is not results of this kind or that cannot be written (a
             folder, in a folder that cannot be made or written).
         AudioError: no audio files (a path that does not exist gets its own error line).
@@ -470,10 +485,10 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if timeline is not None:
-        if fmt == "csv":
-            raise ConfigError("--timeline gives many windows and segments per file, which do "
-                              "not fit csv's one row per file; use --format jsonl or table")
         check_windowing(timeline.window_s, timeline.hop_s, min_window_s=MIN_DURATION_S)
+        if fmt == "csv" and output is not None and Path(output).is_file() and Path(output).stat().st_size:
+            raise ConfigError(f"--output {output} already holds results, and --timeline csv (one "
+                              "row per segment) cannot resume; pass a new --output, or use jsonl")
     jobs = resolve_jobs(jobs)
     output = Path(output) if output is not None else None
     if output is not None:
@@ -487,7 +502,7 @@ def run_predict(paths: Sequence[str | Path], *, model: str | Path = "default", f
     files = find_audio_files(paths)
     recognizer = load_model(model)
     work = _Work(timeline, jobs, progress, adapt)
-    if output is not None and fmt in RESUMABLE_FORMATS:
+    if output is not None and fmt in RESUMABLE_FORMATS and not (timeline is not None and fmt == "csv"):
         return _run_resumable(recognizer, files, fmt, output, work)
     return _run_fresh(recognizer, files, fmt, output, work, stdout or sys.stdout)
 
@@ -555,7 +570,7 @@ def _run_resumable(recognizer, files, fmt, output, work: _Work) -> BatchSummary:
 
 def _write_all(recognizer, files, fmt, stream, work: _Work, *, header=True) -> int:
     """Predict ``files`` and write their lines to ``stream``; returns how many failed."""
-    writer = _make_writer(fmt, stream, recognizer.labels, files)
+    writer = _make_writer(fmt, stream, recognizer.labels, files, timeline=work.timeline is not None)
     if header:
         writer.header()
     failed = 0
@@ -572,7 +587,12 @@ def _write_all(recognizer, files, fmt, stream, work: _Work, *, header=True) -> i
     return failed
 
 
-def _make_writer(fmt: str, stream: IO[str], labels: Sequence[str], files: Iterable[Path]):
+def _make_writer(fmt: str, stream: IO[str], labels: Sequence[str], files: Iterable[Path], *,
+                 timeline: bool = False):
+    if fmt == "csv" and timeline:
+        from serkit.inference.timeline_output import TimelineCsvWriter
+
+        return TimelineCsvWriter(stream, labels)
     if fmt == "table":
         return TableWriter(stream, labels, path_width=max((len(_printable(str(f))) for f in files),
                                                             default=4))

@@ -111,9 +111,9 @@ class SpeechDetector:
         return float(np.count_nonzero(np.frombuffer(self._speech, np.uint8, hi - lo, lo))) / (hi - lo)
 
     def regions(self, n_samples: int | None = None) -> list[tuple[float, float]]:
-        """Speech regions ``(start_s, end_s)`` in order, pauses under ``min_pause_s`` filled
-        and bursts under ``min_speech_s`` dropped; the last one reaches the end of the
-        signal (``n_samples``, default all fed) when its last frame is speech."""
+        """Speech regions ``(start_s, end_s)`` in order: pauses under ``min_pause_s`` filled
+        (at the start and end of the signal too: ``n_samples``, default all fed) and bursts
+        under ``min_speech_s`` dropped."""
         n_samples = self.samples if n_samples is None else n_samples
         runs = speech_runs(self.frames)
         runs = fill_gaps(runs, math.ceil(self.settings.min_pause_s / FRAME_S - 1e-9))
@@ -121,8 +121,12 @@ class SpeechDetector:
         runs = [(a, b) for a, b in runs if b - a >= shortest]
         duration = n_samples / self.sample_rate
         out = [(a * self.frame / self.sample_rate, b * self.frame / self.sample_rate) for a, b in runs]
-        if out and runs[-1][1] == len(self._speech):
-            out[-1] = (out[-1][0], duration)  # the partial frame at the end goes with the speech
+        # Silence at either end shorter than a pause is a pause too (a clip's lead-in), and
+        # the partial frame at the end goes with the speech before it.
+        if out and out[0][0] < self.settings.min_pause_s:
+            out[0] = (0.0, out[0][1])
+        if out and (runs[-1][1] == len(self._speech) or duration - out[-1][1] < self.settings.min_pause_s):
+            out[-1] = (out[-1][0], duration)
         return [(round(a, 6), min(round(b, 6), duration)) for a, b in out]
 
 

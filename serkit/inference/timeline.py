@@ -410,7 +410,7 @@ def build_segments(windows: Sequence[TimelineWindow], duration_s: float,
             of its frames the detector called non-speech (default 1.0).
 
     An emotion segment's ``confidence`` is the mean smoothed probability of its label over
-    the stretches of the windows it covers, weighted by how much of each it covers.
+    the windows whose stretches it covers, each counted by the share of its stretch inside.
     """
     if not windows:
         return []
@@ -475,13 +475,15 @@ def _fold_short(pieces: list[list], min_s: float) -> list[list]:
 
 
 def _confidence(column: np.ndarray, edges: Sequence[float], start: float, end: float) -> float:
-    """The mean of ``column`` (one value per window) over ``[start, end]``, each window
-    weighted by how much of its stretch lies inside."""
+    """The mean of ``column`` (one value per window) over the windows whose stretches
+    ``[start, end]`` covers, each counted by the share of its stretch inside: a plain mean
+    over whole stretches, as :func:`merge_segments` takes."""
     lo, hi = np.asarray(edges[:-1]), np.asarray(edges[1:])
     overlap = np.clip(np.minimum(hi, end) - np.maximum(lo, start), 0.0, None)
-    if overlap.sum() <= 0:
-        return float(column[int(np.searchsorted(lo, start, side="right")) - 1])
-    return float(np.average(column, weights=overlap))
+    weights = np.divide(overlap, hi - lo, out=np.zeros_like(overlap), where=hi > lo)
+    if weights.sum() <= 0:
+        return float(column[max(0, int(np.searchsorted(lo, start, side="right")) - 1)])
+    return float(np.average(column, weights=weights))
 
 
 def summarize(segments: Sequence[Segment], labels: Sequence[str]) -> Summary:

@@ -20,15 +20,36 @@ class PredictionOut(BaseModel):
 class TimelineWindowOut(BaseModel):
     start_s: float
     end_s: float
-    label: str
+    label: str = Field(description="the model's most probable label for this window (unsmoothed)")
     probabilities: dict[str, float]
+    speech: float = Field(1.0, description="share of the window's 20 ms frames the energy "
+                          "speech detector calls speech (1 without speech detection)")
 
 
 class SegmentOut(BaseModel):
     start_s: float
     end_s: float
-    label: str
-    confidence: float = Field(description="mean probability of the label over the segment's windows")
+    label: str = Field(description="an emotion, or \"non-speech\" where the speech detector "
+                       "finds none")
+    confidence: float = Field(description="mean smoothed probability of the label over the "
+                              "segment's windows (non-speech: the share of its frames without speech)")
+
+
+class SummaryOut(BaseModel):
+    speech_s: float = Field(description="seconds of speech (the emotion segments)")
+    non_speech_s: float = Field(description="seconds of the non-speech segments")
+    shares: dict[str, float] = Field(description="share of the speech time each label's segments "
+                                     "cover, every label in the model's order; sums to 1 when "
+                                     "there is speech")
+    label: str | None = Field(description="the label with the largest share (null without speech)")
+
+
+class SegmentingOut(BaseModel):
+    smoothing: str = Field(description="median, mean, viterbi or none")
+    smooth_windows: int
+    switch_penalty: float
+    min_segment_s: float = Field(description="shorter emotion segments are folded into a neighbour")
+    vad: str = Field(description="speech detection: energy or none")
 
 
 class TimelineOut(BaseModel):
@@ -38,7 +59,11 @@ class TimelineOut(BaseModel):
     hop_s: float = Field(description="seconds between the starts of consecutive windows")
     windows: list[TimelineWindowOut] = Field(description="one prediction per analysis window")
     segments: list[SegmentOut] = Field(
-        description="contiguous, non-overlapping runs of one label covering the whole audio")
+        description="contiguous, non-overlapping segments covering the whole audio, made of the "
+        "smoothed windows")
+    summary: SummaryOut | None = Field(None, description="the whole recording as shares of its "
+                                       "speech time, rather than one averaged prediction")
+    segmenting: SegmentingOut | None = Field(None, description="how the windows became segments")
 
 
 class ModelOut(BaseModel):
