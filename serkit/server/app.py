@@ -6,6 +6,7 @@ Endpoints (all answers JSON; errors ``{"error": {"code", "message"}}``, see erro
 - ``POST /v1/predict/batch`` several clips (multipart, field ``files`` repeated) → each
   one's prediction or error, in order; ``?adapt=true`` standardises on their statistics
 - ``POST /v1/timeline`` audio → windows and segments over time (``window``, ``hop`` seconds)
+- ``WS /v1/stream``     live audio chunks → timeline windows as they complete, then the summary (stream.py)
 - ``GET /v1/models``    the served models
 - ``GET /health``       liveness, the served model names and the load (admission.py)
 - ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``  the interactive docs (served
@@ -52,6 +53,7 @@ from serkit.server.settings import (
     check_limits,
     load_models,
 )
+from serkit.server.stream import stream_router
 from serkit.server.upload import (
     BATCH_FIELD,
     MULTIPART,
@@ -173,6 +175,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(_routes(service, admission, max_upload_bytes, max_batch_files,
                                max_batch_bytes))
+    app.include_router(stream_router(service, max_message_bytes=max_upload_bytes))  # /v1/stream
     return app
 
 
