@@ -184,23 +184,30 @@ def _metrics_line(report: dict) -> str:
 # --- serkit run -----------------------------------------------------------------------
 
 def _add_run(commands) -> None:
-    from serkit.commands import add_config_arguments
+    from serkit.commands import add_config_arguments, add_execution_arguments
 
     run = commands.add_parser("run", help="run an experiment (and its variants) from a YAML config")
     add_config_arguments(run, out_help="runs folder (default runs/<experiment>)",
                          seeds_help="number of repeated runs (overrides the config)")
+    add_execution_arguments(run)
     run.set_defaults(handler=_run)
 
 
 def _run(args) -> int:
+    from serkit.commands import run_with_execution
     from serkit.training.config import load_config
-    from serkit.training.runner import run_variants
 
     config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
     if config.release is not None:
         raise SerkitError(f"{args.config} is a release config (it has a release: section); run it "
                           f"with `serkit release {args.config}`")
-    reports = run_variants(config, out_dir=args.out, data_root=args.data_root)
+    return run_with_execution(args, config, lambda executor: _run_variants(args, config, executor))
+
+
+def _run_variants(args, config, executor) -> int:
+    from serkit.training.runner import run_variants
+
+    reports = run_variants(config, out_dir=args.out, data_root=args.data_root, executor=executor)
     for name, report in reports.items():
         print(f"{name}: {_metrics_line(report)}" if config.variants else _metrics_line(report))
     return 0

@@ -3,7 +3,7 @@ everything and write it as a bundle with its model card (serkit.training.release
 
 from __future__ import annotations
 
-from serkit.commands import add_config_arguments
+from serkit.commands import add_config_arguments, add_execution_arguments, run_with_execution
 
 
 def add_parser(commands) -> None:
@@ -17,6 +17,7 @@ def add_parser(commands) -> None:
         "Every step resumes: finished folds are skipped.",
     )
     add_config_arguments(release, out_help="runs folder (default runs/<experiment>)")
+    add_execution_arguments(release)
     release.set_defaults(handler=_release)
 
 
@@ -25,7 +26,11 @@ def _release(args) -> int:
     from serkit.training.release import run_release
 
     config = load_config(args.config, overrides=args.overrides)
-    record = run_release(config, out_dir=args.out, data_root=args.data_root)
+    record = run_with_execution(
+        args, config, lambda executor: run_release(config, out_dir=args.out, data_root=args.data_root,
+                                                   executor=executor))
+    if record == 0:  # an extra rank of --nproc / torchrun: rank 0 prints
+        return 0
     print(f"released {record['name']!r} ({record['chosen_variant']}, chosen by {record['chosen_by']}) "
           f"to {config.release.bundle}")
     for split, metrics in record["metrics"]["protocols"].items():

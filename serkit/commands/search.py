@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serkit.commands import add_config_arguments
+from serkit.commands import add_config_arguments, add_execution_arguments, run_with_execution
 
 
 def add_parser(commands) -> None:
@@ -23,6 +23,7 @@ def add_parser(commands) -> None:
     search.add_argument("--select", choices=("val_loss", "val_accuracy"), default=None,
                         help="validation score that chooses the trial (default: the config's search.select, "
                         "else val_loss)")
+    add_execution_arguments(search)
     search.set_defaults(handler=_search)
 
 
@@ -38,7 +39,11 @@ def _search(args) -> int:
     config = load_config(args.config, overrides=args.overrides, seeds=args.seeds)
     grid = dict(parse_grid_option(item) for item in args.grid)
     config = with_grid(config, grid, select=args.select, source=f"{args.config} with --grid")
-    result = run_search(config, out_dir=args.out, data_root=args.data_root)
+    result = run_with_execution(
+        args, config, lambda executor: run_search(config, out_dir=args.out, data_root=args.data_root,
+                                                  executor=executor))
+    if result == 0:  # an extra rank of --nproc / torchrun: rank 0 prints
+        return 0
     print()
     print(trials_markdown(config.experiment, result.keys, result.results, result.select), end="")
     print(f"wrote {result.out_dir / 'trials.md'}, {result.out_dir / 'trials.csv'}; "

@@ -64,8 +64,13 @@ CORPUS_LICENCES = {
 }
 
 
-def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progress: bool = True) -> dict:
-    """Run steps 1–4 of the module docstring; returns the release record."""
+def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progress: bool = True,
+                executor=None) -> dict:
+    """Run steps 1–4 of the module docstring; returns the release record.
+
+    ``executor`` (:mod:`serkit.training.executors`) runs the candidates' folds (step 1),
+    e.g. as Ray tasks; the one final fit runs here.
+    """
     release = config.release
     if release is None:
         raise ConfigError(f"{config.experiment} has no release: section; run it with `serkit run`")
@@ -75,7 +80,7 @@ def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progr
     for protocol in release.protocols:
         evaluated = dataclasses.replace(plain, protocol=protocol)
         key = protocol_key(protocol)
-        scores[key] = _variant_reports(evaluated, out / key, data_root, progress)
+        scores[key] = _variant_reports(evaluated, out / key, data_root, progress, executor)
     collapse = collapsed_folds(scores, release.max_label_share)
     eligible = [v for v in next(iter(scores.values())) if not collapse.get(v)]
     if not eligible:
@@ -105,9 +110,10 @@ def run_release(config: ExperimentConfig, *, out_dir=None, data_root=None, progr
     return record
 
 
-def _variant_reports(config: ExperimentConfig, out: Path, data_root, progress: bool) -> dict[str, dict]:
+def _variant_reports(config: ExperimentConfig, out: Path, data_root, progress: bool,
+                     executor=None) -> dict[str, dict]:
     """Each variant's report under one protocol (a config without variants is one variant)."""
-    return run_variants(config, out_dir=out, data_root=data_root, progress=progress)
+    return run_variants(config, out_dir=out, data_root=data_root, progress=progress, executor=executor)
 
 
 def protocol_key(protocol: ProtocolConfig) -> str:

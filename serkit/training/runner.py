@@ -83,8 +83,12 @@ def run_experiment(
     out_dir: str | Path | None = None,
     data_root: str | Path | None = None,
     progress: bool = True,
+    executor=None,
 ) -> dict:
     """Run every seed and fold of ``config`` (resuming finished ones); return its report.
+
+    ``executor`` (:mod:`serkit.training.executors`) runs the unfinished folds elsewhere
+    first, e.g. as Ray tasks; ``None`` runs them here, one after the other.
 
     Raises:
         ConfigError: a config with variants (use :func:`run_variants`) or a release
@@ -104,6 +108,8 @@ def run_experiment(
         _write_protocol(run, config, dataset)
         plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
         jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+        if executor is not None:  # it runs them all; the loop below then finds each one finished
+            executor.run_folds(config, dataset, jobs, progress=progress)
         for fold_dir, fold in progress_bar(jobs, desc=config.experiment, unit="fold", enabled=progress):
             if not fold_dir.finished:
                 run_fold(config, dataset, fold, fold_dir, progress=progress)
@@ -111,7 +117,8 @@ def run_experiment(
 
 
 def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
-                 data_root: str | Path | None = None, progress: bool = True) -> dict[str, dict]:
+                 data_root: str | Path | None = None, progress: bool = True,
+                 executor=None) -> dict[str, dict]:
     """Run each variant of ``config`` into ``out/<variant>/``; return their reports by name.
 
     Also writes summary.json and summary.md comparing them. A config without variants
@@ -119,10 +126,12 @@ def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
     """
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
     if not config.variants:
-        return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress)}
+        return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress,
+                                                  executor=executor)}
     with _claimed_run_dir(RunDir(out), config):
         reports = {
-            name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
+            name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress,
+                                 executor=executor)
             for name, variant in variant_configs(config).items()
         }
     summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}

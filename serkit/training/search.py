@@ -177,11 +177,13 @@ def run_search(
     data_root: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    executor=None,
 ) -> SearchResult:
     """Run every trial of ``config.search`` (skipping finished ones) and choose the best.
 
     ``echo`` receives one progress line per trial. Writes trials.csv and trials.md after
-    each trial and best.yaml at the end.
+    each trial and best.yaml at the end. ``executor`` (:mod:`serkit.training.executors`)
+    runs the trials side by side, one task each; ``None`` runs them here in turn.
     """
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"{config.experiment}-search"
     trials = make_trials(config)
@@ -190,6 +192,11 @@ def run_search(
     _claim_search_dir(out, config)
     select, keys = config.search.select, list(config.search.grid)
     results: list[TrialResult] = []
+    if executor is not None:
+        results = executor.run_trials(
+            out, trials, data_root=data_root, echo=echo, progress=progress,
+            on_result=lambda done: _write_tables(out, config.experiment, select, keys, done, total=len(trials)))
+        trials = []  # all run: the loop below has nothing left to do
     for trial in trials:
         finished = _is_finished(out / f"trial={trial.index}", trial)
         state = "finished, skipped" if finished else "running"

@@ -1,0 +1,168 @@
+"""The Ray executor on a local cluster started by the test: the same bytes as the local
+executor, resumed and retried as locally, and one-line errors for bad requests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from serkit.cli import main
+from serkit.training.config import config_from_dict
+from serkit.training.runner import run_experiment
+from tests.conftest import write_fake_corpus
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'serkit[ray]'); "
+                          "the Ray executor is not tested")
+
+from serkit.training import executors  # noqa: E402  (after the skip: it is about Ray)
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory) -> Path:
+    return write_fake_corpus(tmp_path_factory.mktemp("data"), per_emotion=6)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _own_cache(private_cache):
+    """Features of this module's fake corpus go to a cache of their own."""
+
+
+@pytest.fixture(scope="module")
+def cluster(_own_cache):
+    """A 2-CPU local Ray cluster for the module (its workers inherit SERKIT_CACHE)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def tiny_config(**training):
+    return config_from_dict({
+        "experiment": "ray",
+        "data": {"corpora": ["folder"]},
+        "features": {"name": "fusion107", "params": {"pooling": "mean"}},
+        "model": {"name": "mlp", "params": {"hidden_units": [16], "dropout": 0.1}},
+        "protocol": {"split": "kfold", "params": {"n_folds": 2, "val_fraction": 0.25}},
+        "seeds": 2,
+        "training": {"epochs": 1, "batch_size": 8, "num_threads": 1, **training},
+    })
+
+
+def predictions(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("predictions.csv"))}
+
+
+def run_on_ray(out: Path, data_root: Path, config=None) -> dict:
+    with executors.open_executor("ray") as executor:
+        assert not executor.started  # the test's cluster is used, not a new one
+        return run_experiment(config or tiny_config(), out_dir=out, data_root=data_root,
+                              progress=False, executor=executor)
+
+
+def test_bad_executor_requests_are_one_line_errors(fake_root, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(__import__("yaml").safe_dump(tiny_config().to_dict()))
+    base = ["run", str(config), "--data-root", str(fake_root), "--out", str(tmp_path / "run")]
+
+    # Nothing listens on port 1 of this machine.
+    assert main([*base, "--executor", "ray", "--ray-address", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serkit: error: no Ray cluster at '127.0.0.1:1'") and err.count("\n") == 1
+    assert "ray start --head" in err
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+    assert main([*base, "--ray-address", "127.0.0.1:1"]) == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        main([*base, "--executor", "dask"])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_without_ray_the_message_says_how_to_install_it(monkeypatch):
+    from serkit.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'serkit\[ray\]'"):
+        with executors.open_executor("ray"):
+            pass
+
+
+def test_cli_starts_a_local_cluster_and_stops_it(fake_root, tmp_path, capsys, one_torch_thread):
+    config = tmp_path / "c.yaml"
+    one_seed = config_from_dict({**tiny_config().to_dict(), "seeds": 1})
+    config.write_text(__import__("yaml").safe_dump(one_seed.to_dict()))
+    run_experiment(one_seed, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
+    code = main(["run", str(config), "--data-root", str(fake_root), "--out", str(tmp_path / "ray"),
+                 "--executor", "ray"])
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("accuracy ")
+    assert not ray.is_initialized()  # the cluster it started is stopped
+    assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
+
+
+# --- on a local cluster (started once for the tests below) ---------------------------------
+
+def test_ray_gives_the_local_executors_bytes_and_resumes_like_it(fake_root, tmp_path, cluster, one_torch_thread):
+    local = run_experiment(tiny_config(), out_dir=tmp_path / "local", data_root=fake_root, progress=False)
+    remote = run_on_ray(tmp_path / "ray", fake_root)
+    expected = predictions(tmp_path / "local")
+    assert len(expected) == 4  # 2 seeds × 2 folds
+    assert predictions(tmp_path / "ray") == expected
+    assert remote["metrics"] == local["metrics"]
+
+    # A finished fold is never redone; an unfinished one is run again, to the same bytes.
+    redo = tmp_path / "ray" / "seed=1" / "fold=0" / "predictions.csv"
+    redo.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").rglob("predictions.csv")}
+    run_on_ray(tmp_path / "ray", fake_root)
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    assert predictions(tmp_path / "ray") == expected
+
+
+def _crash_once(config, dataset, fold, fold_dir, threads):
+    """Kill the worker process the first time a fold starts (as a lost node or an OOM kill
+    would); the retry then runs the fold for real."""
+    marker = fold_dir.path.parent / f"crashed-{fold_dir.fold}"
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        os._exit(1)
+    return REAL_TASK(config, dataset, fold, fold_dir, threads)
+
+
+REAL_TASK = executors.run_fold_task
+
+
+def test_a_crashed_task_is_retried_to_the_same_result(fake_root, tmp_path, cluster, one_torch_thread, monkeypatch):
+    import cloudpickle
+
+    config = tiny_config()
+    one_seed = config_from_dict({**config.to_dict(), "seeds": 1})
+    run_experiment(one_seed, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
+    # The workers cannot import this test module: send the crashing task by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(executors, "run_fold_task", _crash_once)
+    try:
+        run_on_ray(tmp_path / "ray", fake_root, one_seed)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert sorted(p.name for p in (tmp_path / "ray" / "seed=0").glob("crashed-*")) == ["crashed-0", "crashed-1"]
+    assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
+
+
+def test_search_trials_run_as_tasks_to_the_local_choice(fake_root, tmp_path, cluster, one_torch_thread):
+    from serkit.training.search import run_search, with_grid
+
+    config = with_grid(config_from_dict({**tiny_config().to_dict(), "seeds": 1}),
+                       {"training.learning_rate": [0.01, 0.001]})
+    local = run_search(config, out_dir=tmp_path / "local", data_root=fake_root, progress=False, echo=lambda _: None)
+    with executors.open_executor("ray") as executor:
+        remote = run_search(config, out_dir=tmp_path / "ray", data_root=fake_root, progress=False,
+                            echo=lambda _: None, executor=executor)
+    assert remote.best.trial.index == local.best.trial.index
+    assert [r.val_loss for r in remote.results] == [r.val_loss for r in local.results]
+    assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
+    assert (tmp_path / "ray" / "trials.csv").exists() and (tmp_path / "ray" / "best.yaml").exists()
