@@ -24,6 +24,7 @@ from torch import nn
 
 from serkit.fileio import atomic_write_bytes
 from serkit.progress import progress_bar
+from serkit.training import distributed
 from serkit.training.config import TrainingConfig
 from serkit.training.schedule import make_scheduler
 from serkit.batching import FeatureSet
@@ -66,7 +67,14 @@ def fit(
     Every ``settings.checkpoint_every`` epochs the whole training state (weights,
     optimizer, RNGs, history) is written to ``state_path``, so an interrupted fit resumes
     from there and ends with the same weights as an uninterrupted one.
+
+    In a group of processes (``--nproc``, torchrun: :mod:`serkit.training.distributed`)
+    rank 0 sends its inputs to the other ranks, which train along on their share of each
+    batch; only rank 0 writes ``state_path``.
     """
+    shard = distributed.current()
+    distributed.announce(shard, fit, model=model, train=train, val=val, loss_fn=loss_fn, settings=settings,
+                         seed=seed, state_path=state_path)
     device = torch.device(settings.device)
     model.to(device)
     optimizer = make_optimizer(model, settings)
@@ -75,7 +83,8 @@ def fit(
     precision = _Precision(settings.mixed_precision, device)
     shuffle = torch.Generator().manual_seed(seed)
     tracker = _Selection(settings.select, settings.early_stopping_patience)
-    state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker)
+    state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker, shard)
+    net = distributed.wrap(shard, model)  # what trains: DDP around the model in a group
     start = state.resume(state_path)
     bar = progress_bar(range(start, settings.epochs), desc="epochs", leave=False,
                        enabled=progress, initial=start, total=settings.epochs)
@@ -84,15 +93,15 @@ def fit(
         # The crop windows of an epoch come from the seed and the epoch alone, so a
         # resumed fit draws the same ones.
         crop_rng = np.random.default_rng([seed % 2**32, epoch]) if settings.random_crop else None
-        train_loss, train_acc = _train_epoch(model, train, optimizer, loss_fn, settings, shuffle, device,
-                                             precision, crop_rng)
+        train_loss, train_acc = _train_epoch(net, train, optimizer, loss_fn, settings, shuffle, device,
+                                             precision, crop_rng, shard)
         if scheduler is not None:
             scheduler.step()
         _recalibrate(model, train, settings, seed=seed, epoch=epoch, device=device)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": math.nan, "val_acc": math.nan}
         if val is not None and len(val):
-            row["val_loss"], row["val_acc"] = evaluate(model, val, loss_fn, settings.batch_size, device)
+            row["val_loss"], row["val_acc"] = _validate(model, val, loss_fn, settings.batch_size, device, shard)
         row["wall_s"] = time.perf_counter() - began
         tracker.update(row, model)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
@@ -106,24 +115,28 @@ def fit(
 
 
 def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device, precision,
-                 crop_rng) -> tuple[float, float]:
+                 crop_rng, shard=None) -> tuple[float, float]:
     model.train()
+    inner = getattr(model, "module", model)  # the model itself under DDP
     total_loss, correct = 0.0, 0
-    batches = data.batches(settings.batch_size, generator=generator,
-                           crop=settings.random_crop, crop_rng=crop_rng)
-    for x, lengths, y in batches:
+    batches = distributed.batches(shard, data, settings.batch_size, generator=generator,
+                                  crop=settings.random_crop, crop_rng=crop_rng)
+    for x, lengths, y, weight in batches:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
             logits = model(x, _to(lengths, device))
             loss = loss_fn(logits, y)
             # Models with an extra training objective (the autoencoder's reconstruction) expose it.
-            auxiliary = getattr(model, "auxiliary_loss", None)
+            auxiliary = getattr(inner, "auxiliary_loss", None)
             if auxiliary is not None:
                 loss = loss + auxiliary
-        precision.step(loss, optimizer)
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        # A rank's share of the batch's mean gradient (DDP averages over ranks); 1 alone.
+        precision.step(loss if weight == 1.0 else loss * weight, optimizer)
+        if weight:  # a borrowed row (a batch smaller than the group) is not counted
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+    total_loss, correct = distributed.summed(shard, total_loss, correct)
     return total_loss / len(data), correct / len(data)
 
 
@@ -137,6 +150,17 @@ def _recalibrate(model, data: FeatureSet, settings, *, seed: int, epoch: int, de
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     recalibrate((x.to(device), _to(lengths, device))
                 for x, lengths, _ in data.batches(settings.batch_size, generator=generator))
+
+
+def _validate(model, val: FeatureSet, loss_fn: LossFn, batch_size: int, device, shard) -> tuple[float, float]:
+    """evaluate() on the whole validation side: in a group, each rank scores its share and
+    the sums are added, so every rank sees the same numbers."""
+    if shard is None:
+        return evaluate(model, val, loss_fn, batch_size, device)
+    part = distributed.validation_part(shard, val)
+    loss, accuracy = evaluate(model, part, loss_fn, batch_size, device) if len(part) else (0.0, 0.0)
+    total_loss, correct = distributed.summed(shard, loss * len(part), accuracy * len(part))
+    return total_loss / len(val), correct / len(val)
 
 
 @torch.no_grad()
@@ -232,11 +256,16 @@ class _TrainingState:
     scaler, RNGs and the checkpoint tracker. Saved as tensors and plain values only and
     loaded with ``weights_only=True``, so a run folder cannot carry code."""
 
-    def __init__(self, model, optimizer, scheduler, scaler, shuffle, tracker):
+    def __init__(self, model, optimizer, scheduler, scaler, shuffle, tracker, shard=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.scaler, self.shuffle, self.tracker = scaler, shuffle, tracker
+        self.shard = shard
 
     def save(self, path: Path, epoch: int) -> None:
+        # In a group every rank takes part (its RNG state is gathered), rank 0 writes.
+        rank_rngs = distributed.gathered_rng(self.shard)
+        if self.shard is not None and not self.shard.writer:
+            return
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "shuffle_rng": self.shuffle.get_state(), "torch_rng": torch.get_rng_state(),
                  "tracker": self.tracker.state()}
@@ -246,6 +275,8 @@ class _TrainingState:
             state["scheduler"] = self.scheduler.state_dict()
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
+        if rank_rngs is not None:
+            state["rank_torch_rng"] = rank_rngs
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write_bytes(path, buffer.getvalue())
@@ -263,6 +294,9 @@ class _TrainingState:
             self.scaler.load_state_dict(state["scaler"])
         self.shuffle.set_state(state["shuffle_rng"])
         torch.set_rng_state(state["torch_rng"])
+        rank_rngs = state.get("rank_torch_rng")
+        if self.shard is not None and rank_rngs is not None and len(rank_rngs) == self.shard.world:
+            torch.set_rng_state(rank_rngs[self.shard.rank])  # this rank's dropout stream
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state(state["cuda_rng"])
         self.tracker.load(state["tracker"])
