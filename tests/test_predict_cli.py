@@ -244,8 +244,8 @@ def test_bad_timeline_options_are_one_line_errors(clips, tiny_bundle, capsys, op
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--smoothing", "hmm"], "argument --smoothing: invalid choice: 'hmm' (choose from 'median', "
-                             "'mean', 'viterbi', 'none')"),
+    (["--smoothing", "hmm"], ("argument --smoothing: invalid choice: 'hmm' (choose from 'median', "
+                              "'mean', 'viterbi', 'none')")),
     (["--vad", "neural"], "argument --vad: invalid choice: 'neural' (choose from 'energy', 'none')"),
 ])
 def test_unknown_timeline_choices_are_usage_errors(clips, capsys, options, message):
@@ -324,6 +324,7 @@ def test_counts_are_honest_without_an_output_file(tmp_path, clips, tiny_bundle, 
     junk.write_text("not audio")
     code, out, err = predict(junk, clips / "tone0.wav", "--model", tiny_bundle, capsys=capsys)
     assert code == 1 and err.strip().splitlines()[-1] == "serkit predict: 2 files: 1 predicted, 1 failed"
+    assert sorted(line.split()[1] in TINY_LABELS for line in out.splitlines()[1:]) == [False, True]
 
 
 # --- worker processes ---------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from serkit.inference.timeline import (
     smooth,
     summarize,
     viterbi,
-    window_bounds,
     windows_from_probabilities,
 )
 
