@@ -60,9 +60,9 @@ class TimelineStream:
                  max_duration_s: float | None = None, smoothing: str = "median",
                  smooth_windows: int = 5, switch_penalty: float = 4.0,
                  min_segment_s: float = 2.0, vad: str = "energy"):
-        from serkit.inference.recognizer import MIN_DURATION_S
-
-        check_windowing(window_s, hop_s, min_window_s=MIN_DURATION_S)
+        # The recognizer's minimum audio (at least MIN_DURATION_S) is also the shortest window.
+        shortest = float(recognizer.limits.min_duration_s or 0.0)
+        check_windowing(window_s, hop_s, min_window_s=shortest)
         self.segmenting = Segmenting(smoothing=smoothing, smooth_windows=smooth_windows,
                                      switch_penalty=switch_penalty, min_segment_s=min_segment_s,
                                      vad=vad)
@@ -71,7 +71,7 @@ class TimelineStream:
         self.name = name or "<stream>"
         self.window_s, self.hop_s = float(window_s), float(hop_s)
         self.max_duration_s = recognizer.limits.max_duration_s if max_duration_s is None else max_duration_s
-        self.min_duration_s = MIN_DURATION_S
+        self.min_duration_s = shortest
         rate = recognizer.sample_rate
         self._windower = Windower(max(1, round(window_s * rate)), max(1, round(hop_s * rate)))
         self._detector = SpeechDetector(rate) if vad != "none" else None
