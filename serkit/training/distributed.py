@@ -81,7 +81,8 @@ def run_as_ranks(body: Callable[[], Any], *, nproc: int = 1, device: str = "cpu"
                               "leave out --nproc")
         rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
         _join(rank, world, local, device, init_method="env://")
-        return _lead(body) if rank == 0 else _follow()
+        # If rank 0 fails, torchrun stops the other ranks.
+        return _lead(body, on_failure=lambda: None) if rank == 0 else _follow()
     if nproc == 1:
         return body()
     return _spawn_and_lead(body, nproc, device)
@@ -97,11 +98,20 @@ def _spawn_and_lead(body, nproc: int, device: str) -> Any:
                  for rank in range(1, nproc)]
     for process in followers:
         process.start()
+    def kill_followers() -> None:
+        # They may be waiting in a collective rank 0 will never join; they hold nothing
+        # worth keeping (rank 0 writes every file).
+        for process in followers:
+            process.kill()
+
     try:
         _join(0, nproc, 0, device, init_method=address)
-        return _lead(body)
+        return _lead(body, on_failure=kill_followers)
+    except BaseException:
+        kill_followers()
+        raise
     finally:
-        for process in followers:  # stopped after a clean end; killed if rank 0 failed mid-fit
+        for process in followers:
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
@@ -112,8 +122,11 @@ def _follower_main(rank: int, world: int, device: str, address: str, parent: int
     from serkit.workers import die_with_parent
 
     die_with_parent(parent)  # never outlive rank 0, even after kill -9
-    _join(rank, world, rank, device, init_method=address)
-    _follow()
+    try:
+        _join(rank, world, rank, device, init_method=address)
+        _follow()
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the terminal: rank 0 reports it
+        pass
 
 
 def _join(rank: int, world: int, local_rank: int, device: str, *, init_method: str) -> None:
@@ -126,13 +139,17 @@ def _join(rank: int, world: int, local_rank: int, device: str, *, init_method: s
     _SHARD = Shard(rank, world, requests, [local_rank] if cuda else None)
 
 
-def _lead(body) -> Any:
-    """Rank 0: run the command; then tell the followers there is nothing more to fit."""
+def _lead(body, *, on_failure: Callable[[], None]) -> Any:
+    """Rank 0: run the command; then tell the followers there is nothing more to fit (or
+    stop them with ``on_failure`` if it failed: they may be inside a fit)."""
     global _SHARD
     try:
         result = body()
         _send(None)
         return result
+    except BaseException:
+        on_failure()
+        raise
     finally:
         _SHARD = None
         dist.destroy_process_group()

@@ -105,7 +105,7 @@ class RayExecutor:
         dataset_ref = self.ray.put(dataset)  # sent to the object store once, not once per fold
         refs = {task.remote(config, dataset_ref, fold, fold_dir, threads): _fold_name(fold_dir)
                 for fold_dir, fold in pending}
-        self._wait(refs, desc=config.experiment, progress=progress)
+        self._wait(refs, desc=f"{config.experiment}: {len(pending)} folds", progress=progress)
 
     def run_trials(self, out: Path, trials: list, *, data_root, echo: Callable[[str], None],
                    on_result: Callable[[list], None], progress: bool = True) -> list:
@@ -139,10 +139,10 @@ class RayExecutor:
     def _wait(self, refs: dict, *, desc: str, progress: bool, on_done: Callable[[Any], None] | None = None) -> None:
         """Wait for every task, one bar across them; on the first failure or Ctrl-C, cancel
         the rest (what they saved is kept, so a rerun resumes) and raise."""
-        from tqdm.auto import tqdm
+        from serkit.progress import progress_bar
 
         left = list(refs)
-        bar = tqdm(total=len(left), desc=f"{desc} on Ray", disable=not progress)
+        bar = progress_bar(total=len(left), desc=f"{desc} on Ray", unit="task", enabled=progress)
         try:
             while left:
                 done, left = self.ray.wait(left, num_returns=1)
