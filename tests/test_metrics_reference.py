@@ -5,6 +5,8 @@ through (docs/testing.md)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -143,3 +145,54 @@ def test_error_messages_say_what_is_wrong():
         confusion_matrix([], [])
     with pytest.raises(SerkitError, match="same length"):
         per_class_metrics(["a", "b"], ["a"])
+
+
+def test_normalize_rows_writes_zero_into_empty_rows_not_leftover_memory():
+    # Freed buffers of the same size, full of 5s, are what an uninitialised result would
+    # reuse; numpy also warns about such a division, which this test makes an error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            leftovers = [np.full((3, 2), 5.0) for _ in range(4)]
+            del leftovers
+            got = normalize_rows(np.array([[0, 0], [1, 1], [0, 0]]))
+            assert got.tolist() == [[0.0, 0.0], [0.5, 0.5], [0.0, 0.0]]
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+from serkit.evaluation.reproducibility import consistency_counts, reproducibility_metrics  # noqa: E402
+
+
+def test_one_run_is_perfectly_consistent():
+    got = reproducibility_metrics([["a", "b", "c"]], ["a", "b", "x"])
+    assert (got["glr"], got["plr"], got["clr"], got["pclr"]) == (1.0, 1.0, pytest.approx(2 / 3), pytest.approx(2 / 3))
+    assert got["runs"] == 1 and got["samples"] == 3
+
+
+def test_consistency_counts_are_integers_and_correctness_booleans():
+    counts, correct = consistency_counts([["a", "b"], ["a", "a"], ["b", "a"]], ["a", "c"])
+    assert counts.dtype == np.int64 and correct.dtype == bool
+    assert counts.tolist() == [2, 2] and correct.tolist() == [True, False]
+
+
+def test_numeric_labels_are_compared_as_text():
+    counts, correct = consistency_counts([[1, 2], [1, 2]], ["1", 2])
+    assert counts.tolist() == [2, 2] and correct.tolist() == [True, True]
+
+
+@pytest.mark.parametrize("runs, truth", [
+    ([["a", "b"], ["a", "b", "c"]], ["a", "b"]),       # runs of different lengths, one matching
+    ([["a", "b", "c"], ["a", "b", "c"]], ["a", "b"]),  # every run longer than the truth
+    ([["a"]], ["a", "b"]),
+])
+def test_runs_that_do_not_match_the_truth_are_refused(runs, truth):
+    with pytest.raises(SerkitError, match=rf"every run must predict the same {len(truth)} samples as truth has, "
+                                          rf"got runs of lengths \[{', '.join(str(len(r)) for r in runs)}\]"):
+        reproducibility_metrics(runs, truth)
+
+
+@pytest.mark.parametrize("runs", [[], [[]]])
+def test_no_runs_or_empty_runs_are_refused(runs):
+    with pytest.raises(SerkitError, match="^reproducibility needs at least one run with at least one prediction$"):
+        reproducibility_metrics(runs, [])
