@@ -261,3 +261,39 @@ def test_audio_before_the_config_and_an_unknown_model(client):
     with client.websocket_connect("/v1/stream?model=nope") as ws:
         answer = ws.receive_json()
     assert answer["error"]["code"] == "unknown_model" and "no model 'nope'" in answer["error"]["message"]
+
+
+def test_a_real_server_streams_over_a_websocket(tiny_bundle, recognizer, tmp_path):
+    """`serkit serve` on uvicorn and a `websockets` client: what a browser or a script meets
+    (uvicorn serves WebSockets only with the websockets or wsproto package installed)."""
+    pytest.importorskip("websockets")
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from tests.test_server_uvicorn import free_port, start_server, stop, wait_until_healthy
+
+    signal = recording()
+    port, log = free_port(), tmp_path / "server.log"
+    proc = start_server(tiny_bundle, port, log)
+
+    async def talk() -> list[dict]:
+        async with connect(f"ws://127.0.0.1:{port}/v1/stream") as ws:
+            await ws.send(json.dumps({"sample_rate": RATE, "window": 1.0, "hop": 0.5}))
+            messages = [json.loads(await ws.recv())]
+            for chunk in chunked(signal, [4_000]):
+                await ws.send(chunk.astype("<f4").tobytes())
+            await ws.send(json.dumps({"type": "end"}))
+            messages += [json.loads(m) async for m in ws]  # until the server closes
+            return messages
+
+    try:
+        wait_until_healthy(proc, f"http://127.0.0.1:{port}", log)
+        messages = asyncio.run(asyncio.wait_for(talk(), 60))
+    finally:
+        stop(proc)
+    offline = recognizer.timeline(signal, window_s=1.0, hop_s=0.5, sample_rate=RATE)
+    assert messages[0]["type"] == "ready" and messages[-1]["type"] == "summary"
+    windows = messages[1:-1]
+    assert [(w["start_s"], w["label"]) for w in windows] == [(w.start_s, w.label) for w in offline.windows]
+    assert messages[-1]["summary"]["speech_s"] == pytest.approx(offline.summary.speech_s)
