@@ -271,7 +271,12 @@ def test_a_real_server_streams_over_a_websocket(tiny_bundle, recognizer, tmp_pat
 
     from websockets.asyncio.client import connect
 
-    from tests.test_server_uvicorn import free_port, start_server, stop, wait_until_healthy
+    from tests.test_server_uvicorn import (
+        free_port,
+        start_server,
+        stop,
+        wait_until_healthy,
+    )
 
     signal = recording()
     port, log = free_port(), tmp_path / "server.log"
