@@ -117,7 +117,8 @@ def export_network(network, standardizer, *, info: dict, spec: InputSpec, out: s
 
     _require_export_dependencies()
     input_kind = spec.kind
-    wrapper = ProbabilityNetwork(network, standardizer).eval()
+    wrapper = ProbabilityNetwork(network, standardizer,
+                                 temperature=float(info.get("temperature", 1.0))).eval()
     failures: list[str] = []
     for exporter in EXPORTERS:
         try:
@@ -168,11 +169,16 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
 # --- the exported module ----------------------------------------------------------------
 
 class ProbabilityNetwork(torch.nn.Module):
-    """``softmax(network((features - mean) / scale))``: what the ONNX graph computes."""
+    """``softmax(network((features - mean) / scale) / T)``: what the ONNX graph computes.
 
-    def __init__(self, network, standardizer):
+    ``T`` is the bundle's softmax temperature (calibrated bundles; 1 otherwise), so the
+    graph's probabilities are the recognizer's, not the uncalibrated ones.
+    """
+
+    def __init__(self, network, standardizer, *, temperature: float = 1.0):
         super().__init__()
         self.network = network
+        self.temperature = temperature
         self.standardize = standardizer is not None
         if self.standardize:
             self.register_buffer("mean", torch.tensor(np.asarray(standardizer.mean), dtype=torch.float32))
@@ -181,7 +187,10 @@ class ProbabilityNetwork(torch.nn.Module):
     def forward(self, features):
         if self.standardize:
             features = (features - self.mean) / self.scale
-        return torch.softmax(self.network(features), dim=-1)
+        logits = self.network(features)
+        if self.temperature != 1.0:  # a plain graph for uncalibrated bundles
+            logits = logits / self.temperature
+        return torch.softmax(logits, dim=-1)
 
 
 # --- exporting and checking -------------------------------------------------------------

@@ -177,9 +177,18 @@ class RecurrentClassifier(SequenceClassifier):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(batch, classes)`` of ``(batch, n_features)`` or padded ``(batch, frames, n_features)``."""
         seq, lengths = self.as_sequence(x, lengths)
-        packed = pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(packed)
+        if _exporting():
+            # An exported graph takes unpadded clips (one length per call) and neither ONNX
+            # exporter handles packed sequences; on full-length steps the two agree.
+            _, h = self.rnn(seq)
+        else:
+            _, h = self.rnn(pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False))
         h = h[0] if isinstance(h, tuple) else h  # LSTM: (h_n, c_n)
         directions = 2 if self.bidirectional else 1
         last = h.view(self.num_layers, directions, h.shape[1], self.hidden_size)[-1]  # (dirs, B, H)
         return self.classify(last.transpose(0, 1).reshape(h.shape[1], -1))
+
+
+def _exporting() -> bool:
+    """Whether the model is being traced for ONNX (the TorchScript or the dynamo exporter)."""
+    return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
