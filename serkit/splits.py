@@ -702,8 +702,6 @@ def _heldout_speakers(utts, rng, *, n_folds: int | None, speakers: list[list[str
             if bad:
                 close = ", ".join(all_speakers[:12]) + (", ..." if len(all_speakers) > 12 else "")
                 raise SplitError(f"heldout_speakers: unknown speaker(s) {', '.join(map(repr, bad))}; {corpus} has: {close}")
-            if len(g) == len(known):
-                raise SplitError(f"heldout_speakers group {g!r} holds every speaker, leaving none to train on")
         groups = [list(g) for g in speakers]
         how = "explicit"
     else:
@@ -723,6 +721,10 @@ def _heldout_speakers(utts, rng, *, n_folds: int | None, speakers: list[list[str
         male = [male[i] for i in rng.permutation(len(male))]
         groups = [[female[k], male[k]] for k in range(wanted)]
         how = "one female and one male speaker per fold, paired at random"
+    for g in groups:
+        # (also the automatic pair of a corpus of one woman and one man)
+        if len(set(g)) == len(all_speakers):
+            raise SplitError(f"heldout_speakers group {sorted(g)!r} holds every speaker, leaving none to train on")
     named = [("+".join(sorted(g)), set(g)) for g in groups]
     folds, extra = _group_folds(utts, rng, named, lambda u: u.speaker, val_fraction)
     extra.update({"test_speakers": [sorted(g) for g in groups], "pairing": how})

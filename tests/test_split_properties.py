@@ -11,6 +11,7 @@ the documented rounding.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -146,6 +147,10 @@ def test_heldout_speakers_tests_one_female_and_one_male(utts):
         with pytest.raises(SplitError, match="needs 1 of each"):
             make_split(utts, "heldout_speakers", seed=0)
         return
+    if len(genders) == 2:
+        with pytest.raises(SplitError, match="holds every speaker, leaving none to train on"):
+            make_split(utts, "heldout_speakers", seed=0)
+        return
     plan = make_split(utts, "heldout_speakers", seed=0)
     assert len(plan) == pairs
     check_speaker_independent(utts, plan)
@@ -190,7 +195,14 @@ def test_holdout_puts_every_class_with_data_on_both_sides(labels, test_fraction,
     if rounding == "class":
         assert all(test[c] == min(max(int(test_fraction * n + 0.5), 1), n - 1) for c, n in counts.items())
     else:
-        assert sum(test.values()) == math.ceil(test_fraction * len(utts) - 1e-9)
+        # ceil(fraction * N) in all, shared in proportion; a class whose share rounds to 0
+        # still gives one clip (a test side holds every class), which can add to the total.
+        target = math.ceil(test_fraction * len(utts) - 1e-9)
+        assert all(1 <= test[c] <= n - 1 for c, n in counts.items())
+        if all(math.floor(target * n / len(utts)) >= 1 for n in counts.values()):
+            assert sum(test.values()) == target
+        else:
+            assert target <= sum(test.values()) <= target + len(counts)
 
 
 @PROPERTY
@@ -249,7 +261,8 @@ def test_a_speaker_with_two_genders_is_refused(kind):
 
 def test_a_speaker_with_one_gender_and_some_unknown_keeps_it():
     utts = [utt("f1", "anger", speaker="f", gender="female"), utt("f2", "sadness", speaker="f"),
-            utt("m1", "anger", speaker="m", gender="male"), utt("m2", "sadness", speaker="m", gender="male")]
+            utt("m1", "anger", speaker="m", gender="male"), utt("m2", "sadness", speaker="m", gender="male"),
+            utt("u1", "anger", speaker="u")]
     plan = make_split(utts, "heldout_speakers", seed=0, val_fraction=0)
     assert plan.params["test_speakers"] == [["f", "m"]]
 
@@ -257,6 +270,14 @@ def test_a_speaker_with_one_gender_and_some_unknown_keeps_it():
 def test_loso_with_one_speaker_is_refused():
     with pytest.raises(SplitError, match="loso needs at least 2 speakers; c0 has 1"):
         make_split([utt("a", "anger", speaker="s"), utt("b", "sadness", speaker="s")], "loso", seed=0)
+
+
+def test_heldout_speakers_refuses_the_automatic_pair_of_a_two_speaker_corpus():
+    # One woman and one man: the only fold would test both and train on nobody (this
+    # raised an IndexError before).
+    utts = [utt("f", "anger", speaker="f", gender="female"), utt("m", "anger", speaker="m", gender="male")]
+    with pytest.raises(SplitError, match=r"^heldout_speakers group \['f', 'm'\] holds every speaker, leaving none to train on$"):
+        make_split(utts, "heldout_speakers", seed=0)
 
 
 def test_heldout_speakers_refuses_a_group_of_every_speaker():
@@ -319,10 +340,61 @@ def test_unknown_rounding_is_refused():
         make_split([utt("a", "anger")], "holdout", seed=0, rounding="up")
 
 
-@pytest.mark.parametrize("groups", ["s1", [], [["s1", "s1"]], [[]], [[1]], ["s1s2"]])
-def test_bad_speaker_groups_are_refused(groups):
-    with pytest.raises(SplitError, match="speaker"):
+EXAMPLE = re.escape('e.g. [["emodb-03", "emodb-08"], ["emodb-10", "emodb-09"]]')
+
+
+@pytest.mark.parametrize(("groups", "message"), [
+    ("s1", f"speakers must be a non-empty list of speaker groups, {EXAMPLE}; not 's1'"),
+    ([], f"speakers must be a non-empty list of speaker groups, {EXAMPLE}; not \\[\\]"),
+    (5, f"speakers must be a non-empty list of speaker groups, {EXAMPLE}; not 5"),
+    ([["s1", "s1"]], re.escape("speaker group ['s1', 's1'] names a speaker twice")),
+    ([[]], f"speakers must be a list of speaker groups \\(lists of speaker names\\), {EXAMPLE}; got the group \\[\\]"),
+    ([[1]], ".*got the group \\[1\\]"),
+    ([["s1", 2]], ".*got the group \\['s1', 2\\]"),
+    (["s1s2"], ".*got the group 's1s2'"),
+    ([5], ".*got the group 5"),
+])
+def test_bad_speaker_groups_are_refused(groups, message):
+    with pytest.raises(SplitError, match=f"^{message}$"):
         make_split([utt("a", "anger", speaker="s1")], "heldout_speakers", seed=0, speakers=groups)
+
+
+def test_a_wrong_fold_side_or_name_says_what_there_is():
+    plan = make_split([utt(f"u{i}", e, speaker=f"s{i % 2}") for i, e in enumerate(["anger", "sadness"] * 2)],
+                      "loso", seed=0, val_fraction=0)
+    with pytest.raises(SplitError, match="^fold side must be one of train, val, test, not 'dev'$"):
+        plan.folds[0].ids("dev")
+    with pytest.raises(SplitError, match="^split plan has no fold 'x'; its folds are: s0, s1$"):
+        plan.fold("x")
+
+
+# --------------------------------------------------------------------------- official
+
+
+def official_corpus(sides):
+    return [Utterance(id=f"u{i}", path=Path("x.wav"), corpus="esd", emotion="anger", corpus_label="a",
+                      official_split=side) for i, side in enumerate(sides)]
+
+
+def test_official_uses_the_released_sides_and_says_whether_it_validates():
+    plan = make_split(official_corpus(["train", "evaluation", "test", "train"]), "official", seed=0)
+    (fold,) = plan
+    assert (fold.name, fold.train, fold.val, fold.test) == ("official", ("u0", "u3"), ("u1",), ("u2",))
+    assert plan.params["val_by"] == "official"
+    plan = make_split(official_corpus(["train", "test"]), "official", seed=0)
+    assert plan.params["val_by"] == "none" and plan.folds[0].val == ()
+
+
+@pytest.mark.parametrize(("sides", "message"), [
+    (["train", None, None], "official split needs Utterance.official_split, but 2 of 3 utterances have none "
+                            "\\(e.g. 'u1'\\); esd has no released split: use another kind"),
+    (["train", "dev", "zzz", "test"], "official_split must be one of train, evaluation, test, not 'dev'"),
+    (["train", "evaluation"], "official split has no test utterances; is the corpus complete\\?"),
+    (["test", "evaluation"], "official split has no train utterances; is the corpus complete\\?"),
+])
+def test_official_refuses_an_incomplete_release(sides, message):
+    with pytest.raises(SplitError, match=f"^{message}$"):
+        make_split(official_corpus(sides), "official", seed=0)
 
 
 # --------------------------------------------------------------------------- counts
