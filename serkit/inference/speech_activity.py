@@ -108,7 +108,8 @@ class SpeechDetector:
         hi = min(end // self.frame, len(self._speech))
         if hi <= lo:
             return 0.0
-        return float(np.count_nonzero(np.frombuffer(self._speech, np.uint8, hi - lo, lo))) / (hi - lo)
+        # A slice, not a numpy view: a live view would stop the bytearray from growing.
+        return self._speech[lo:hi].count(1) / (hi - lo)
 
     def regions(self, n_samples: int | None = None) -> list[tuple[float, float]]:
         """Speech regions ``(start_s, end_s)`` in order: pauses under ``min_pause_s`` filled
