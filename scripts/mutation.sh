@@ -1,82 +1,57 @@
 #!/usr/bin/env bash
 # Mutation testing of the modules that decide serkit's numbers (mutmut 3, config in
-# pyproject.toml [tool.mutmut]); prints the kill rate of each module and its survivors.
+# pyproject.toml [tool.mutmut]); prints the kill rate of each module and what survived.
 #
-#   scripts/mutation.sh                 every module below (about an hour on 2 busy cores)
-#   scripts/mutation.sh metrics splits  some of them
-#   scripts/mutation.sh --report        the table again, from the last run's mutants/
+#   scripts/mutation.sh                       every module (an hour or more on 2 busy cores)
+#   scripts/mutation.sh metrics splits        some of them
+#   scripts/mutation.sh --rerun-survivors [modules]
+#                                             after adding tests: rerun only what the last run
+#                                             did not kill (a killed mutant stays killed when
+#                                             tests are only added); run it twice after a
+#                                             source change (changed functions come back
+#                                             unchecked)
+#   scripts/mutation.sh --report [modules]    the table again, from mutants/
 #
-# Modules: metrics splits labels reproducibility selection standardizer fusion logmel
+# Modules: metrics reproducibility splits labels selection standardizer fusion logmel
 # ("selection" is the checkpoint choice and early stop, fit.py's _Selection; "standardizer"
-# is features/extract.py's Standardizer). Survivors that cannot change behaviour are listed
-# with their reason in docs/testing.md. Not part of CI: CI runs the tests it produced.
+# is features/extract.py's Standardizer). docs/testing.md lists every survivor with the
+# reason it cannot change behaviour. Not part of CI: CI runs the tests it produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A GLOBS=(
-    [metrics]="serkit.evaluation.metrics.*"
-    [reproducibility]="serkit.evaluation.reproducibility.*"
-    [splits]="serkit.splits.*"
-    [labels]="serkit.labels.*"
-    [selection]="serkit.training.fit.xǁ_Selectionǁ*"
-    [standardizer]="serkit.features.extract.xǁStandardizerǁ*"
-    [fusion]="serkit.features.fusion.*"
-    [logmel]="serkit.features.logmel.*"
-)
-ORDER=(metrics reproducibility splits labels selection standardizer fusion logmel)
-
-report_only=0
+ALL=(metrics reproducibility splits labels selection standardizer fusion logmel)
+mode=full
 modules=()
 for arg in "$@"; do
-    if [[ $arg == --report ]]; then report_only=1
-    elif [[ -n ${GLOBS[$arg]+x} ]]; then modules+=("$arg")
-    else echo "unknown module '$arg'; one of: ${ORDER[*]}" >&2; exit 2
-    fi
+    case $arg in
+        --report) mode=report ;;
+        --rerun-survivors) mode=rerun ;;
+        metrics|reproducibility|splits|labels|selection|standardizer|fusion|logmel) modules+=("$arg") ;;
+        *) echo "unknown argument '$arg'; modules: ${ALL[*]}" >&2; exit 2 ;;
+    esac
 done
-(( ${#modules[@]} )) || modules=("${ORDER[@]}")
+(( ${#modules[@]} )) || modules=("${ALL[@]}")
 
-if (( ! report_only )); then
-    # One torch/BLAS thread and a private feature cache: no oversubscribed cores (false
-    # timeouts), nothing written to the user's cache.
-    export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-    export SERKIT_CACHE="${TMPDIR:-/tmp}/serkit-mutation-cache"
-    rm -rf mutants
-    names=()
-    for m in "${modules[@]}"; do names+=("${GLOBS[$m]}"); done
-    python -m mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "${names[@]}" | tail -n 5
-fi
+# One torch/BLAS thread and a private feature cache: no oversubscribed cores (false
+# timeouts), nothing written to the user's cache.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export SERKIT_CACHE="${TMPDIR:-/tmp}/serkit-mutation-cache"
+run() { python -m mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" | tail -n 3; }
 
-python - "${modules[@]}" <<'EOF'
-import fnmatch, json, sys
-from collections import Counter
-from pathlib import Path
-
-GLOBS = {
-    "metrics": ("serkit/evaluation/metrics.py", "serkit.evaluation.metrics.*"),
-    "reproducibility": ("serkit/evaluation/reproducibility.py", "serkit.evaluation.reproducibility.*"),
-    "splits": ("serkit/splits.py", "serkit.splits.*"),
-    "labels": ("serkit/labels.py", "serkit.labels.*"),
-    "selection": ("serkit/training/fit.py", "serkit.training.fit.xǁ_Selectionǁ*"),
-    "standardizer": ("serkit/features/extract.py", "serkit.features.extract.xǁStandardizerǁ*"),
-    "fusion": ("serkit/features/fusion.py", "serkit.features.fusion.*"),
-    "logmel": ("serkit/features/logmel.py", "serkit.features.logmel.*"),
-}
-KILLED = {1, 3, 36, 24, -24, 152, 255, 37}   # killed, timeout, type check (mutmut's score)
-print(f"\n{'module':16} {'mutants':>7} {'killed':>7} {'rate':>7}")
-survivors = []
-for module in sys.argv[1:]:
-    path, glob = GLOBS[module]
-    meta = Path("mutants") / (path + ".meta")
-    if not meta.is_file():
-        print(f"{module:16} {'not run':>7}")
-        continue
-    codes = {k: v for k, v in json.loads(meta.read_text())["exit_code_by_key"].items()
-             if fnmatch.fnmatch(k, glob) and v is not None}
-    killed = sum(v in KILLED for v in codes.values())
-    print(f"{module:16} {len(codes):7d} {killed:7d} {100 * killed / max(len(codes), 1):6.1f}%")
-    survivors += [(k, v) for k, v in codes.items() if v not in KILLED]
-if survivors:
-    print("\nsurvivors (python -m mutmut show <name> for the diff):")
-    for name, code in sorted(survivors):
-        print(f"  {name}  ({ {0: 'survived', 33: 'no tests', 5: 'no tests'}.get(code, code) })")
-EOF
+case $mode in
+    full)
+        rm -rf mutants
+        globs=()
+        for m in "${modules[@]}"; do
+            globs+=("$(python -c 'import sys; sys.path.insert(0, "scripts"); import mutation_report as r; print(r.MODULES[sys.argv[1]][1])' "$m")")
+        done
+        run "${globs[@]}"
+        ;;
+    rerun)
+        [[ -d mutants ]] || { echo "no mutants/ to rerun: run scripts/mutation.sh first" >&2; exit 2; }
+        python scripts/mutation_report.py snapshot "${modules[@]}"
+        mapfile -t names < <(python scripts/mutation_report.py survivors "${modules[@]}" | sed '/^$/d')
+        if (( ${#names[@]} )); then run "${names[@]}"; else echo "nothing left to rerun"; fi
+        ;;
+esac
+python scripts/mutation_report.py report "${modules[@]}"

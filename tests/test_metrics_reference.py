@@ -196,3 +196,10 @@ def test_runs_that_do_not_match_the_truth_are_refused(runs, truth):
 def test_no_runs_or_empty_runs_are_refused(runs):
     with pytest.raises(SerkitError, match="^reproducibility needs at least one run with at least one prediction$"):
         reproducibility_metrics(runs, [])
+
+
+def test_labels_are_kept_exactly_as_text_even_with_trailing_nul_characters():
+    # numpy's fixed-width strings drop trailing NULs; labels are compared as Python text.
+    assert majority_baseline(["a\x00", "a\x00", "b"])["label"] == "a\x00"
+    counts, correct = consistency_counts([["a\x00", "b"]], ["a\x00", "b\x00"])
+    assert correct.tolist() == [True, False]

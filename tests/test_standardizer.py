@@ -74,9 +74,9 @@ def test_features_of_another_dimension_are_refused_with_their_shape():
         s.transform(np.zeros((4, 2)))
     with pytest.raises(ConfigError, match=re.escape("fitted on 3-d features, not 0-d (shape ())")):
         s.transform(np.array(1.0))
-    # The last axis is the feature axis: (3, 2) has 2 features, not 3.
-    with pytest.raises(ConfigError, match="not 2-d"):
-        s.transform(np.zeros((3, 2)))
+    # The last axis is the feature axis: (5, 4, 2) frames have 2 features, not 4 or 5.
+    with pytest.raises(ConfigError, match=re.escape("not 2-d (shape (5, 4, 2))")):
+        s.transform(np.zeros((5, 4, 2)))
 
 
 def test_state_round_trip_as_float64():
