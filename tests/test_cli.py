@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -13,7 +14,12 @@ from tests.conftest import corpus_root, write_tone
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "serkit.cli", *args], capture_output=True, text=True)
+    """``python -m serkit.cli ARGS`` from an empty folder: what it prints does not depend on
+    where the checkout is or what lies in the working directory (mutmut runs the tests from
+    a copy of it)."""
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "serkit.cli", *args], capture_output=True, text=True,
+                              cwd=cwd)
 
 
 def test_corpora_lists_every_loader(capsys):
