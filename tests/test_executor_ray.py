@@ -33,7 +33,7 @@ def _own_cache(private_cache):
 @pytest.fixture(scope="module")
 def cluster(_own_cache):
     """A 2-CPU local Ray cluster for the module (its workers inherit SERKIT_CACHE)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -56,7 +56,7 @@ def predictions(out: Path) -> dict[str, bytes]:
 
 def run_on_ray(out: Path, data_root: Path, config=None) -> dict:
     with executors.open_executor("ray") as executor:
-        assert not executor.started  # the test's cluster is used, not a new one
+        assert not executor.connected  # the test's cluster is used, not a new one
         return run_experiment(config or tiny_config(), out_dir=out, data_root=data_root,
                               progress=False, executor=executor)
 
@@ -100,6 +100,68 @@ def test_cli_starts_a_local_cluster_and_stops_it(fake_root, tmp_path, capsys, on
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith("accuracy ")
     assert not ray.is_initialized()  # the cluster it started is stopped
+    assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
+
+
+#: The environment of the processes of the existing-cluster test: no token authentication
+#: (an in-process ray.init() leaves RAY_AUTH_MODE=token in os.environ, so both the head and
+#: serkit's driver run as processes of their own with this set).
+NO_AUTH = {"RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture
+def head_node(tmp_path):
+    """A cluster started as an operator would (`ray start --head --block`); its address.
+    Stopped by ending that process (never `ray stop`, which would stop every cluster of
+    the machine)."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # A temp dir of its own (short: it holds unix sockets) for its sessions and logs.
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}", "--block"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "head.log", "w"), env={**os.environ, **NO_AUTH})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert head.poll() is None, (tmp_path / "head.log").read_text()
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.terminate()  # --block stops the cluster's processes when it ends
+        head.wait(timeout=60)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        # ...but leaves its address in /tmp/ray/ray_current_cluster, where a later
+        # ray.init() without an address would look for a cluster: remove it if it is ours.
+        recorded = Path("/tmp/ray/ray_current_cluster")
+        if recorded.exists() and recorded.read_text().strip().endswith(f":{port}"):
+            recorded.unlink()
+
+
+def test_cli_joins_an_existing_cluster(fake_root, tmp_path, head_node, one_torch_thread):
+    import subprocess
+
+    config = tmp_path / "c.yaml"
+    one_seed = config_from_dict({**tiny_config().to_dict(), "seeds": 1})
+    config.write_text(__import__("yaml").safe_dump(one_seed.to_dict()))
+    run_experiment(one_seed, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "serkit.cli", "run", str(config), "--data-root", str(fake_root),
+         "--out", str(tmp_path / "ray"), "--executor", "ray", "--ray-address", head_node],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **NO_AUTH})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("accuracy ")
     assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
 
 

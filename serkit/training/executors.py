@@ -71,27 +71,34 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None):
         self.ray = _import_ray()
-        self.started = False
+        # Whether this executor connected (and so disconnects at the end: a local cluster
+        # it started stops then, a cluster it joined goes on). An API caller's own
+        # ray.init() is used as it is.
+        self.connected = False
         if not self.ray.is_initialized():
             self._connect(address)
 
     def _connect(self, address: str | None) -> None:
         if address is None:
-            # A one-machine cluster over this machine's cores, started (and stopped) by us.
-            self.ray.init(include_dashboard=False, log_to_driver=True)
+            # A one-machine cluster over this machine's cores, started (and stopped) by us:
+            # "local" rather than None, which would join whatever cluster `ray start` last
+            # recorded on this machine (and wait for it if it is gone).
+            self.ray.init(address="local", include_dashboard=False, log_to_driver=True)
         else:
             _check_reachable(address)
             try:
                 self.ray.init(address=address)
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-                raise ExecutorError(f"cannot join the Ray cluster at {address!r} ({first_line(exc)}); "
-                                    "check the address `ray start --head` printed") from None
-        self.started = True
+                raise ExecutorError(
+                    f"cannot join the Ray cluster at {address!r} ({first_line(exc)}); check the address "
+                    "`ray start --head` printed, and if the cluster uses token authentication, export "
+                    "RAY_AUTH_MODE=token with its token in RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
+        self.connected = True
 
     def close(self) -> None:
-        if self.started:
+        if self.connected:
             self.ray.shutdown()
-            self.started = False
+            self.connected = False
 
     # --- what the runner and the search call ---------------------------------------------
 
