@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from serkit.cli import main
@@ -102,8 +103,6 @@ def test_an_interrupted_two_process_fit_resumes_to_the_same_result(fake_root, tm
         run_on(2, tmp_path / "resumed", fake_root)
     state = tmp_path / "resumed" / "seed=0" / "fold=0" / "training_state.pt"
     assert state.exists()
-    import torch
-
     assert len(torch.load(state, weights_only=True)["rank_torch_rng"]) == 2  # both ranks' streams
     monkeypatch.setattr(fit_module._TrainingState, "save", real_save)
     run_on(2, tmp_path / "resumed", fake_root)
@@ -127,3 +126,7 @@ def test_cli_nproc(fake_root, tmp_path, capsys, one_torch_thread):
         assert "is not a number of processes; give 1 or more" in capsys.readouterr().err
     assert main([*base, "--nproc", "2", "--executor", "ray"]) == 2
     assert "does not combine with --executor ray" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*base, "--nproc", "2", "--set", "training.device=cuda"]) == 2
+        err = capsys.readouterr().err
+        assert "needs one GPU per process, and 0 are visible" in err and err.count("\n") == 1

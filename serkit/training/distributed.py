@@ -85,7 +85,20 @@ def run_as_ranks(body: Callable[[], Any], *, nproc: int = 1, device: str = "cpu"
         return _lead(body, on_failure=lambda: None) if rank == 0 else _follow()
     if nproc == 1:
         return body()
+    _check_devices(nproc, device)
     return _spawn_and_lead(body, nproc, device)
+
+
+def _check_devices(nproc: int, device: str) -> None:
+    """One GPU per rank: say so before any process starts, rather than fail in each."""
+    if not str(device).startswith("cuda"):
+        return
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if nproc > available:
+        fix = (f"pass --nproc {available} or fewer" if available else
+               "train on the CPU cores instead (--set training.device=cpu)")
+        raise ConfigError(f"--nproc {nproc} with training.device {device!r} needs one GPU per process, "
+                          f"and {available} are visible; {fix}")
 
 
 def _spawn_and_lead(body, nproc: int, device: str) -> Any:
