@@ -156,6 +156,34 @@ def test_timeline_defaults_and_raw_body(client, clips):
     assert len(body["windows"]) == 1  # a 3 s clip is one 3 s window
 
 
+def test_timeline_segmenting_options_reach_the_recognizer(client, recognizer, clips):
+    query = "window=1&hop=0.5&smoothing=none&min_segment=0&vad=none"
+    body = client.post(f"/v1/timeline?{query}", files=multipart(clips["3s"])).json()
+    assert body["segmenting"] == {"smoothing": "none", "smooth_windows": 5, "switch_penalty": 4.0,
+                                  "min_segment_s": 0.0, "vad": "none"}
+    local = recognizer.timeline(clips["3s"], window_s=1.0, hop_s=0.5, smoothing="none",
+                                min_segment_s=0.0, vad="none")
+    assert [(s["label"], s["start_s"], s["end_s"]) for s in body["segments"]] == \
+        [(s.label, pytest.approx(s.start_s), pytest.approx(s.end_s)) for s in local.segments]
+    assert sum(body["summary"]["shares"].values()) == pytest.approx(1.0)
+    # The defaults are the recognizer's (median over 5 windows, 2 s minimum, energy VAD).
+    default = client.post("/v1/timeline?window=1&hop=0.5", files=multipart(clips["3s"])).json()
+    assert default["segmenting"] == {"smoothing": "median", "smooth_windows": 5, "switch_penalty": 4.0,
+                                     "min_segment_s": 2.0, "vad": "energy"}
+
+
+@pytest.mark.parametrize("query, word", [
+    ("smoothing=spline", "smoothing"),
+    ("smooth_windows=4", "smooth_windows"),
+    ("min_segment=-1", "min_segment_s"),
+    ("vad=neural", "vad"),
+])
+def test_timeline_bad_segmenting_option(client, clips, query, word):
+    response = client.post(f"/v1/timeline?{query}", files=multipart(clips["3s"]))
+    assert response.status_code in (400, 422)
+    assert word in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("query, status, code, word", [
     ("window=1&hop=2", 422, "invalid_parameter", "hop_s"),
     ("window=0.1", 422, "invalid_parameter", "window_s"),

@@ -161,6 +161,6 @@ def fill_gaps(runs: list[tuple[int, int]], shortest_gap: int) -> list[tuple[int,
 def check_vad(method: str) -> str:
     """``method`` if it is one of :data:`VAD_METHODS`, else a ConfigError saying which are."""
     if method not in VAD_METHODS:
-        raise ConfigError(f"unknown speech detection {method!r}; use one of {', '.join(VAD_METHODS)} "
+        raise ConfigError(f"unknown speech detection (vad) {method!r}; use one of {', '.join(VAD_METHODS)} "
                           "('none' treats the whole recording as speech)")
     return method

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 
+from serkit.inference.timeline import Segmenting
 from serkit.server.admission import Admission, resolve_limits
 from serkit.server.docs import install_docs
 from serkit.server.errors import install_error_handlers
@@ -230,12 +231,25 @@ def _routes(service: ModelService, admission: Admission, max_upload_bytes: int,
         window: float = Query(3.0, gt=0, le=60, description="window length in seconds"),
         hop: float = Query(1.0, ge=0.1, le=60, description="seconds between window starts "
                            "(at most the window)"),
+        smoothing: str = Query("median", description="how window labels are smoothed: median, "
+                               "mean, viterbi or none"),
+        smooth_windows: int = Query(5, description="windows the median or mean runs over (odd)"),
+        switch_penalty: float = Query(4.0, description="what a change of label costs the viterbi "
+                                      "path, in nats"),
+        min_segment: float = Query(2.0, description="seconds: shorter emotion segments are folded "
+                                   "into a neighbour (0 keeps them all)"),
+        vad: str = Query("energy", description="speech detection: energy, or none (all speech)"),
     ) -> dict:
-        """Predictions on overlapping windows, and the segments of one label they make."""
+        """Predictions on overlapping windows, the smoothed segments of one label they make
+        (non-speech ones apart) and the share of the speech time each label holds."""
         name = service.resolve(model)
+        # Checked before the upload is read: a bad option costs no upload (400 ConfigError).
+        segmenting = Segmenting(smoothing=smoothing, smooth_windows=smooth_windows,
+                                switch_penalty=switch_penalty, min_segment_s=min_segment, vad=vad)
         return await admission.run(
             lambda: read_upload(request, max_upload_bytes),
-            lambda upload: service.timeline(name, upload, window_s=window, hop_s=hop))
+            lambda upload: service.timeline(name, upload, window_s=window, hop_s=hop,
+                                            segmenting=segmenting))
 
     # These answer from memory: async, so they never queue behind predictions for a thread.
     @router.get("/v1/models", response_model=list[ModelOut], summary="The served models")

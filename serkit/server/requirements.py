@@ -11,7 +11,10 @@ from importlib.util import find_spec
 from serkit.errors import MissingDependencyError
 
 #: Import name → distribution name of each package `serkit serve` needs.
-SERVE_PACKAGES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
+SERVE_PACKAGES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart",
+                  # /docs and /redoc without a CDN; uvicorn speaks WebSocket (/v1/stream) only
+                  # with a websocket library installed.
+                  "fastapi_offline": "fastapi-offline", "websockets": "websockets"}
 
 
 def check_serve_extra() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from serkit.audio import AudioLimits, open_audio
 from serkit.errors import AudioError, ConfigError, SerkitError
 from serkit.inference import recognizer as recognition
+from serkit.inference.timeline import Segmenting
 from serkit.server.errors import ApiError
 from serkit.server.upload import Upload
 
@@ -93,10 +94,12 @@ class ModelService:
                                         **_top_k(top_k))
         return {**prediction.to_dict(), "model": model}
 
-    def timeline(self, model: str, upload: Upload, *, window_s: float, hop_s: float) -> dict:
+    def timeline(self, model: str, upload: Upload, *, window_s: float, hop_s: float,
+                 segmenting: Segmenting | None = None) -> dict:
         recognizer = self.models[model]
+        options = (segmenting or Segmenting()).to_dict()
         timeline = recognizer.timeline(self._checked(recognizer, upload), window_s=window_s, hop_s=hop_s,
-                                       name=upload.name)
+                                       name=upload.name, **options)
         return {**timeline.to_dict(), "model": model}
 
     def predict_batch(self, model: str, uploads: Sequence[Upload], *, adapt: bool,
