@@ -170,7 +170,8 @@ def test_fusion_of_real_clips_equals_librosa_block_by_block():
         f0 = np.exp(got[:, names.index("pitch_log_f0")])[got[:, names.index("pitch_voiced")] == 1]
         fusion = make_features("fusion107")
         # Pitch in Hz within the searched range, a speaking voice's in the middle.
-        # YIN's shortest lag is floor(rate / fmax) samples: 26 at 600 Hz, so up to 615 Hz.
-        highest = RATE / math.floor(RATE / fusion.fmax)
-        assert len(f0) > 10 and fusion.fmin - 1e-3 <= f0.min() and f0.max() <= highest + 1e-3
+        # YIN's lags are whole samples from floor(rate / fmax) to ceil(rate / fmin): 615 to
+        # 59.9 Hz for the 600 and 60 Hz asked.
+        highest, lowest = RATE / math.floor(RATE / fusion.fmax), RATE / math.ceil(RATE / fusion.fmin)
+        assert len(f0) > 10 and lowest - 1e-3 <= f0.min() and f0.max() <= highest + 1e-3
         assert 80 <= np.median(f0) <= 300
