@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-#: ../shared/data beside the checkout, or $SERKIT_DATA.
-SHARED_DATA = Path(os.environ.get("SERKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+#: ../shared/data beside the checkout, or $SERKIT_DATA (the first of its roots: like serkit,
+#: it takes several separated by os.pathsep, each corpus from the first root that has it).
+_ROOTS = [Path(p).expanduser() for p in os.environ.get("SERKIT_DATA", "").split(os.pathsep) if p]
+SHARED_DATA = _ROOTS[0] if _ROOTS else Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The further roots of $SERKIT_DATA.
+MORE_DATA = _ROOTS[1:]
 #: The checkout's own git-ignored data/ folder, for corpora not in the shared data.
 LOCAL_DATA = Path(__file__).resolve().parents[1] / "data"
 #: The corpora of ../shared/data (its README.md); the others (ased, nemo, ...) live in data/.
@@ -55,11 +59,12 @@ def corpus_root(name: str) -> Path:
     if item is not None and item.get_closest_marker("data") is None:
         pytest.fail(f"{item.nodeid} reads corpus {name!r} but is not marked data: add @pytest.mark.data",
                     pytrace=False)
-    for root in (SHARED_DATA / name, LOCAL_DATA / name):
+    roots = [SHARED_DATA, *MORE_DATA]
+    for root in (*(r / name for r in roots), LOCAL_DATA / name):
         if root.is_dir():
             return root
-    message = (f"corpus {name!r} not found at {SHARED_DATA / name} (set SERKIT_DATA to the shared "
-               f"data folder) nor at {LOCAL_DATA / name} (the checkout's git-ignored data/ folder)")
+    message = (f"corpus {name!r} not found at {', '.join(str(r / name) for r in roots)} (set SERKIT_DATA "
+               f"to the shared data folder) nor at {LOCAL_DATA / name} (the checkout's git-ignored data/ folder)")
     required = required_corpora()
     if name in required or "*" in required:
         pytest.fail(f"{message}; SERKIT_REQUIRE_DATA={os.environ['SERKIT_REQUIRE_DATA']} requires it",
