@@ -126,6 +126,8 @@ def test_lazy_public_api_and_recognizer_embed(clips, tmp_path):
     np.testing.assert_allclose(raw, embed(files, features=recognizer.info["features"]["name"],
                                           params=recognizer.info["features"]["params"]), atol=1e-5)
     assert recognizer.embed([]).shape == (0, raw.shape[1])
+    # One clip, as a path string, is one row: not one row per character of the path.
+    np.testing.assert_array_equal(recognizer.embed(str(files[1])), raw[1:2])
 
 
 def test_embed_files_leaves_bad_files_out(clips):

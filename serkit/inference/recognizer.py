@@ -259,10 +259,11 @@ class Recognizer:
         """
         return self._clip_features(source, sample_rate, name)
 
-    def embed(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
+    def embed(self, sources: Sequence[AudioSource] | AudioSource, sample_rate: int | None = None, *,
               names: Sequence[str] | None = None) -> np.ndarray:
         """The bundle's feature vectors of ``sources``, ``(n, dim)`` float32: the model's
-        input before standardisation (:meth:`raw_features` of each clip).
+        input before standardisation (:meth:`raw_features` of each clip). One clip (not in
+        a list or tuple, as for :meth:`__call__`) gives one row, as :func:`serkit.embed` does.
 
         Raises:
             AudioError: for the first bad clip, naming it.
@@ -271,6 +272,8 @@ class Recognizer:
         if self._extractor.spec.kind != "vector":
             raise ConfigError(f"model {self.name!r} reads {self._extractor.spec.kind!r} features, not "
                               "one vector per clip; embed needs vector features")
+        if not isinstance(sources, (list, tuple)):  # a path string is one clip, not its characters
+            return self.embed([sources], sample_rate, names=names)
         names = source_names(sources, names, what="embed")
         rows = [self.raw_features(s, sample_rate, name=n)[0] for s, n in zip(sources, names)]
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), self._extractor.dim)
