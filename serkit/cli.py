@@ -173,11 +173,13 @@ def _variant_dirs(run_dir: Path) -> list[Path]:
 
 
 def _metrics_line(report: dict) -> str:
+    from serkit.evaluation.report import mean_std_text
+
     parts = []
     for name in ("accuracy", "uar", "macro_f1"):
         m = report.get("metrics", {}).get(name)
         if m is not None:
-            parts.append(f"{name} {100 * m['mean']:.2f} ± {100 * (m.get('std') or 0):.2f}")
+            parts.append(f"{name} {mean_std_text(m)}")
     return ", ".join(parts)
 
 

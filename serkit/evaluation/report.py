@@ -347,7 +347,7 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
-def _mean_std(stat: dict) -> str:
+def mean_std_text(stat: dict) -> str:
     """"mean ± std" in %, or the mean alone for a single run (its std says nothing)."""
     if stat.get("n", 2) == 1:
         return _pct(stat["mean"])
@@ -362,7 +362,7 @@ def _md_table(header: Sequence[str], rows: list[Sequence]) -> list[str]:
 
 def _md_metrics(report: dict) -> list[str]:
     names = ("accuracy", "uar", "macro_f1", "weighted_f1", "macro_precision", "macro_recall")
-    rows = [(n, _mean_std(report["metrics"][n])) for n in names]
+    rows = [(n, mean_std_text(report["metrics"][n])) for n in names]
     base = report["majority_baseline"]
     rows.append((f"majority baseline ('{base['label']}') accuracy / uar",
                  f"{_pct(base['accuracy'])} / {_pct(base['uar'])}"))
@@ -382,7 +382,7 @@ def _md_shares(report: dict) -> list[str]:
     calibration = report.get("calibration")
     if calibration is not None:
         lines += [f"Expected calibration error (top label, {calibration['bins']} bins): "
-                  f"{_mean_std(calibration['ece'])} %.", ""]
+                  f"{mean_std_text(calibration['ece'])} %.", ""]
     return lines if shares else []
 
 
@@ -396,7 +396,7 @@ def _md_per_class(report: dict) -> list[str]:
 def _md_per_group(report: dict) -> list[str]:
     lines = [f"## Per group (%, {_over_seeds(report)})", ""]
     for name, groups in report["per_group"].items():
-        rows = [(value, _mean_std(g["accuracy"]), _mean_std(g["uar"]), g["n"]) for value, g in groups.items()]
+        rows = [(value, mean_std_text(g["accuracy"]), mean_std_text(g["uar"]), g["n"]) for value, g in groups.items()]
         lines += [f"### {name}", ""] + _md_table((name, "accuracy", "uar", "n"), rows)
     return lines if report["per_group"] else lines + ["No group columns hold values.", ""]
 

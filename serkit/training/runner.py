@@ -152,15 +152,21 @@ def headline(report: dict) -> dict:
 
 
 def _summary_markdown(summary: dict) -> str:
-    header = ["variant", *HEADLINE_METRICS, *HEADLINE_REPRODUCIBILITY]
+    from serkit.evaluation.report import mean_std_text
+
+    variants = summary["variants"]
+    # Reproducibility needs two runs or more: columns no variant has are left out.
+    reproducibility = [k for k in HEADLINE_REPRODUCIBILITY
+                       if any(h["reproducibility"].get(k) is not None for h in variants.values())]
+    header = ["variant", *HEADLINE_METRICS, *reproducibility]
     lines = [f"# {summary['experiment']}", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
-    for name, h in summary["variants"].items():
+    for name, h in variants.items():
         cells = [name]
         for k in HEADLINE_METRICS:
             m = h["metrics"].get(k)
-            cells.append("—" if m is None else f"{100 * m['mean']:.2f} ± {100 * (m.get('std') or 0):.2f}")
-        for k in HEADLINE_REPRODUCIBILITY:
+            cells.append("—" if m is None else mean_std_text(m))
+        for k in reproducibility:
             v = h["reproducibility"].get(k)
             cells.append("—" if v is None else f"{100 * v:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
