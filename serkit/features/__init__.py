@@ -31,6 +31,7 @@ from serkit.features.cache import FeatureCache, default_cache_root, file_sha256
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.features.fusion import Fusion107
 from serkit.features.logmel import LogMel
+from serkit.features.scalogram import Scalogram
 from serkit.features.voice_encoder import VoiceEncoder
 from serkit.inputs import InputSpec
 from serkit.registry import Registry
@@ -62,6 +63,7 @@ class FeatureExtractor(Protocol):
 FEATURES: Registry[type] = Registry("feature")
 FEATURES.register("fusion107")(Fusion107)
 FEATURES.register("logmel")(LogMel)
+FEATURES.register("scalogram")(Scalogram)
 # Imports no torch until it computes (torch takes ~0.8 s to import; serkit.features ~0.1 s).
 FEATURES.register("voice_encoder")(VoiceEncoder)
 
@@ -93,6 +95,7 @@ __all__ = [
     "FeatureExtractor",
     "Fusion107",
     "LogMel",
+    "Scalogram",
     "Standardizer",
     "VoiceEncoder",
     "default_cache_root",
