@@ -745,7 +745,10 @@ def _final(utts, rng, *, val_fraction: float):
     # The final model of a release trains on everything; whole speakers (where known) are
     # held out only to choose its checkpoint. There is no test side to score.
     train, val, notes = _validation(utts, rng, val_fraction, by_speaker=True)
-    return [_fold("final", train, val, [], notes)], {"val_by": "speaker" if not notes else "utterance"}
+    # The speaker hold-out notes its speakers too: only the fallback note means utterances.
+    fallback = any(n.startswith("validation is not speaker-independent") for n in notes)
+    val_by = "none" if val_fraction == 0 else "utterance" if fallback else "speaker"
+    return [_fold("final", train, val, [], notes)], {"val_by": val_by}
 
 
 def _official(utts, rng):
