@@ -232,7 +232,9 @@ class Fusion107:
         y = _check_signal(signal, self.n_fft)
         sr, n_fft, hop = self.sample_rate, self.n_fft, self.hop_length
 
-        stft = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant")
+        # One framing of the zero-padded signal serves the STFT, YIN and the voicing test.
+        frames = _frame_rows(np.pad(y, (n_fft // 2, n_fft // 2)), n_fft, hop)
+        stft = _stft(frames, n_fft)
         magnitude = np.abs(stft)
         power = magnitude**2
 
@@ -244,9 +246,7 @@ class Fusion107:
         mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=self.n_mfcc)
         delta = _paper_delta(mfcc)
         delta2 = _paper_delta(delta)
-        zcr = librosa.feature.zero_crossing_rate(
-            y, frame_length=n_fft, hop_length=hop, center=True
-        )
+        zcr = _zero_crossing_rate(y, n_fft, hop)
         # librosa.feature.chroma_stft(S=power, tuning=0.0): speech has no tuning, and
         # estimating one would cost a pitch track per signal.
         chroma = librosa.util.normalize(
@@ -262,7 +262,7 @@ class Fusion107:
         tonnetz = np.einsum(
             "pc,ct->pt", tonnetz_basis, librosa.util.normalize(chroma, norm=1, axis=0)
         )
-        pitch = self._pitch(y)
+        pitch = self._pitch(frames)
 
         blocks = [mfcc, delta, delta2, zcr, chroma, contrast, centroid, rolloff, bandwidth,
                   tonnetz, pitch]
@@ -272,20 +272,13 @@ class Fusion107:
         out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _pitch(self, y: np.ndarray) -> np.ndarray:
-        """``(3, frames)``: ln f0 (floor ln fmin when unvoiced), voiced 0/1, periodicity."""
-        import librosa
+    def _pitch(self, frames: np.ndarray) -> np.ndarray:
+        """``(3, frames)``: ln f0 (floor ln fmin when unvoiced), voiced 0/1, periodicity.
 
-        sr, n_fft, hop = self.sample_rate, self.n_fft, self.hop_length
-        f0 = librosa.yin(
-            y, fmin=self.fmin, fmax=self.fmax, sr=sr, frame_length=n_fft, hop_length=hop,
-            center=True, pad_mode="constant",
-        )
-        # The same frames YIN saw: centred, zero-padded by n_fft // 2 on each side.
-        padded = np.pad(y.astype(np.float64), (n_fft // 2, n_fft // 2))
-        frames = librosa.util.frame(padded, frame_length=n_fft, hop_length=hop).T
-        n = min(len(f0), len(frames))
-        f0, frames = f0[:n], frames[:n]
+        ``frames``: the centred, zero-padded float32 frames ``(frames, n_fft)``."""
+        sr, n_fft = self.sample_rate, self.n_fft
+        f0 = _yin(frames, sr=sr, fmin=self.fmin, fmax=self.fmax)
+        frames = frames.astype(np.float64)
         period = np.clip(np.rint(sr / f0).astype(int), 1, n_fft // 2 - 1)
         aperiodicity = _cmnd_at(frames, period)
         rms = np.sqrt(np.mean(frames**2, axis=1))
@@ -409,3 +402,98 @@ def _cmnd_at(frames: np.ndarray, period: np.ndarray) -> np.ndarray:
     d_tau = np.take_along_axis(diff, idx, axis=1)[:, 0]
     mean_d = np.take_along_axis(cumulative, idx, axis=1)[:, 0] / period
     return np.where(mean_d > 0, d_tau / np.where(mean_d > 0, mean_d, 1.0), 1.0)
+
+
+# --- librosa's computations without its per-call overhead -------------------------------
+# Each helper below repeats librosa 0.11's arithmetic operation for operation (the same
+# dtypes, FFT sizes and reduction order), so that fusion107's values stay bit-identical to
+# those computed with librosa's functions (tests/test_features_fast_paths.py checks it);
+# what they drop is librosa's re-framing, validation and numba dispatch on every call.
+
+
+def _frame_rows(padded: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """``(frames, n_fft)`` read-only view of ``padded``, one frame a row."""
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    """librosa's periodic Hann window, from scipy as librosa takes it (a closed-form
+    cosine differs in the last bit)."""
+    import scipy.signal
+
+    window = scipy.signal.get_window("hann", n_fft, fftbins=True)
+    window.setflags(write=False)
+    return window
+
+
+def _stft(frames: np.ndarray, n_fft: int) -> np.ndarray:
+    """librosa.stft(y, n_fft, hop, center=True, pad_mode="constant") of the padded frames:
+    a float64 windowed FFT stored as complex64, ``(bins, frames)`` in Fortran order."""
+    import scipy.fft
+
+    spectrum = scipy.fft.rfft(_hann(n_fft) * frames, axis=-1)
+    return spectrum.astype(np.complex64).T
+
+
+def _zero_crossing_rate(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop):
+    ``(1, frames)``. A crossing is a sign-bit change between neighbours, values within
+    ±1e-10 counting as +0; the first sample of a frame never counts. Counted once over
+    the edge-padded signal and summed per frame with a running total."""
+    padded = np.pad(y, (n_fft // 2, n_fft // 2), mode="edge")
+    threshold = np.float32(1e-10)
+    cleaned = np.where((padded >= -threshold) & (padded <= threshold), np.float32(0), padded)
+    sign = np.signbit(cleaned)
+    crossing = np.concatenate([[0], np.cumsum(sign[1:] != sign[:-1])])
+    starts = np.arange(1 + (len(padded) - n_fft) // hop) * hop
+    # Crossings between samples (start, start+1) … (start+n-2, start+n-1) of a frame.
+    counts = crossing[starts + n_fft - 1] - crossing[starts]
+    return (counts / n_fft)[None, :]
+
+
+def _yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float,
+         trough_threshold: float = 0.1) -> np.ndarray:
+    """librosa.yin of already framed audio ``(frames, n)`` float32 → f0 ``(frames,)`` Hz:
+    the cumulative mean normalised difference from one FFT autocorrelation, the first
+    trough under ``trough_threshold`` (else the global minimum), refined by parabolic
+    interpolation."""
+    import scipy.fft
+
+    n = frames.shape[-1]
+    min_period = int(np.floor(sr / fmax))
+    max_period = min(int(np.ceil(sr / fmin)), n - 1)
+    size = scipy.fft.next_fast_len(2 * n - 1, real=True)
+    spectrum = scipy.fft.rfft(frames, n=size, axis=-1)
+    acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=-1)
+    energy = np.cumsum(np.square(frames), axis=-1)[:, :max_period]
+    # d(k) = 2 (r(0) - r(k)) - Σ_{m<k} y(m)², librosa's difference function, whose
+    # energy term at k = 1 is 0, not y(0)² (librosa zeroes the row before reading it).
+    energy[:, 0] = 0
+    diff = np.empty((len(frames), max_period + 1), dtype=energy.dtype)
+    diff[:, 0] = 0
+    diff[:, 1:] = 2 * (acf[:, 0:1] - acf[:, 1:max_period + 1]) - energy
+    cumulative_mean = np.cumsum(diff[:, 1:], axis=-1) / np.arange(1, max_period + 1)
+    denominator = cumulative_mean[:, min_period - 1:max_period]
+    cmnd = diff[:, min_period:] / (denominator + np.finfo(denominator.dtype).tiny)
+
+    shifts = _parabolic_shifts(cmnd)
+    trough = np.empty(cmnd.shape, dtype=bool)
+    trough[:, 1:-1] = (cmnd[:, 1:-1] < cmnd[:, :-2]) & (cmnd[:, 1:-1] <= cmnd[:, 2:])
+    trough[:, 0] = cmnd[:, 0] < cmnd[:, 1]
+    trough[:, -1] = cmnd[:, -1] < cmnd[:, -2]
+    below = trough & (cmnd < trough_threshold)
+    index = np.where(below.any(axis=-1), np.argmax(below, axis=-1), np.argmin(cmnd, axis=-1))
+    shift = np.take_along_axis(shifts, index[:, None], axis=-1)[:, 0]
+    return sr / (min_period + index + shift)
+
+
+def _parabolic_shifts(x: np.ndarray) -> np.ndarray:
+    """librosa's parabolic interpolation along the last axis: the offset of the vertex
+    through each point and its neighbours, 0 where it would leave [-1, 1] and at the ends."""
+    a = x[:, 2:] + x[:, :-2] - 2 * x[:, 1:-1]
+    b = (x[:, 2:] - x[:, :-2]) / 2
+    inside = np.abs(b) < np.abs(a)
+    shifts = np.zeros_like(x)
+    np.divide(-b, a, out=shifts[:, 1:-1], where=inside)
+    return shifts
