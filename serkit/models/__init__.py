@@ -28,6 +28,7 @@ from serkit.inputs import InputSpec, check_compatible
 from serkit.registry import Registry
 
 from serkit.models.cnn_transformer import CNNTransformer
+from serkit.models.wavelet_cnn_lstm import WaveletCNNLSTM
 from serkit.models.losses import LOSSES
 from serkit.models.baselines import (
     AutoencoderClassifier,
@@ -83,6 +84,8 @@ register_model("tcn", TCNClassifier, accepts=("vector", "frames"))
 register_model("mlp", MLPClassifier, accepts=("vector", "frames"))
 register_model("svm", make_svm, accepts=("vector",), sklearn=True)
 register_model("cnn_transformer", CNNTransformer, accepts=("frames",), spec_params={"n_frames": "length"})
+register_model("wavelet_cnn_lstm", WaveletCNNLSTM, accepts=("image", "frames"),
+               spec_params={"channels": "channels", "height": "height"})
 # Heads fitted in closed form on embeddings (few-shot adaptation, serkit.training.fewshot).
 register_model("linear_head", LinearHead, accepts=("vector",))
 register_model("prototype_head", PrototypeHead, accepts=("vector",))

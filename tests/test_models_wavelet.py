@@ -1,0 +1,139 @@
+"""The wavelet CNN–LSTM of Sayed et al. 2025: sizes, padding, the centred window, switches, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from serkit.batching import FeatureSet, collate
+from serkit.errors import ConfigError
+from serkit.features import make_features
+from serkit.models import make_model, make_model_for, model_input_kind, n_parameters
+from serkit.models.wavelet_cnn_lstm import WaveletCNNLSTM
+
+SMALL = {"filters": 8, "lstm_units": 12, "fc_units": 16}
+
+
+def small(n_classes: int = 3, **params) -> WaveletCNNLSTM:
+    torch.manual_seed(0)
+    return make_model("wavelet_cnn_lstm", 32, n_classes, height=32, **{**SMALL, **params}).eval()
+
+
+def test_defaults_are_table_3_and_built_from_the_scalogram_spec():
+    model = make_model_for("wavelet_cnn_lstm", make_features("scalogram").spec, 7)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    pools = [m for m in model.modules() if isinstance(m, torch.nn.AvgPool2d)]
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(convs) == 9 and all(c.out_channels == 64 for c in convs)
+    assert sorted({c.kernel_size for c in convs}) == [(3, 3), (5, 5)]
+    assert len(pools) == 9 and len(bns) == 9  # 3 pipelines × 2 + 3 LFLBs; 5 pooling stages in depth
+    assert model.n_pools == 5 and model.lstm.hidden_size == 100 and not model.lstm.bidirectional
+    assert model.fc.out_features == 1024 and model.out.out_features == 7
+    assert model.lstm.input_size == 64 * (64 >> 5)
+    assert n_parameters(model) == 632_487
+    assert model_input_kind("wavelet_cnn_lstm") == "image"
+
+
+def test_output_shape_for_any_width_including_very_short_clips():
+    model = small()
+    for width in (1, 7, 31, 32, 100):
+        assert model(torch.rand(2, 1, 32, width)).shape == (2, 3)
+
+
+def test_padding_does_not_change_the_output_in_evaluation():
+    model = small()
+    clips = [np.random.default_rng(i).random((1, 32, n)).astype(np.float32) for i, n in enumerate((40, 77, 120))]
+    x, lengths = collate(clips, "image")
+    batched = model(x, lengths)
+    for i, clip in enumerate(clips):
+        alone = model(torch.from_numpy(clip)[None])
+        assert torch.allclose(batched[i], alone[0], atol=1e-5)
+    # What sits in the padding does not matter either.
+    noisy = x.clone()
+    noisy[0, ..., 40:] = 5.0
+    assert torch.allclose(model(noisy, lengths), batched, atol=1e-5)
+
+
+def test_a_wide_input_is_cut_to_its_centred_window():
+    model = small(max_frames=64)
+    clip = torch.rand(1, 1, 32, 100)
+    assert torch.allclose(model(clip), model(clip[..., 18:82]), atol=1e-5)
+    # In a batch: each clip's own centre, from its own length.
+    x, lengths = collate([clip[0].numpy(), clip[0, ..., :80].numpy()], "image")
+    out = model(x, lengths)
+    assert torch.allclose(out[1], model(clip[..., 8:72])[0], atol=1e-5)
+
+
+def test_switches_change_the_layers():
+    assert isinstance(small(pooling="max").lflbs[0].pool, torch.nn.MaxPool2d)
+    assert isinstance(small(activation="elu").lflbs[0].act, torch.nn.ELU)
+    for filters in (64, 128, 256):
+        model = make_model("wavelet_cnn_lstm", 64, 7, filters=filters)
+        assert model.lflbs[-1].conv.out_channels == filters and model.lflbs[0].conv.in_channels == 3 * filters
+    for units in (64, 100, 128, 256):
+        assert make_model("wavelet_cnn_lstm", 64, 7, lstm_units=units).lstm.hidden_size == units
+
+
+def test_rgb_images_and_frame_input():
+    rgb = make_model_for("wavelet_cnn_lstm", make_features("scalogram", n_scales=32, rgb=True).spec, 4, **SMALL)
+    assert rgb.in_channels == 3 and rgb(torch.rand(2, 3, 32, 40)).shape == (2, 4)
+    frames = make_model("wavelet_cnn_lstm", 32, 4, input_kind="frames", **SMALL).eval()
+    x = torch.rand(2, 40, 32)
+    assert frames(x).shape == (2, 4)
+    image = make_model("wavelet_cnn_lstm", 32, 4, **SMALL).eval()
+    image.load_state_dict(frames.state_dict())
+    assert torch.allclose(frames(x), image(x.transpose(1, 2).unsqueeze(1)), atol=1e-6)
+
+
+@pytest.mark.parametrize(("params", "key"), [
+    ({"pooling": "median"}, "pooling"),
+    ({"activation": "tanh"}, "activation"),
+    ({"pipeline_kernels": [[3, 3], [5]]}, "pipeline_kernels"),
+    ({"pipeline_kernels": [[4, 4]]}, "pipeline_kernels"),
+    ({"lflb_kernels": [2]}, "lflb_kernels"),
+    ({"filters": 0}, "filters"),
+    ({"lstm_units": 0}, "lstm_units"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"max_frames": 0}, "max_frames"),
+    ({"input_kind": "waveform"}, "input_kind"),
+    ({"lflb_kernels": [3, 3, 3, 3, 3]}, "pooling stages"),
+    ({"channels": 3, "height": 64}, "channels"),
+])
+def test_bad_values_are_one_config_error_naming_the_key(params, key):
+    with pytest.raises(ConfigError, match=key):
+        make_model("wavelet_cnn_lstm", 64, 7, **params)
+
+
+def test_a_tiny_training_learns_fake_images():
+    """Two classes that differ in which rows carry energy, at random widths: the network must
+    find it through convolutions, pools, the masked LSTM and the classifier."""
+    from serkit.models import make_loss
+    from serkit.training.config import TrainingConfig
+    from serkit.training.fit import evaluate, fit
+
+    rng = np.random.default_rng(0)
+
+    def clip(label: int) -> np.ndarray:
+        image = 0.3 * rng.random((1, 32, int(rng.integers(40, 90)))).astype(np.float32)
+        rows = slice(2, 6) if label == 0 else slice(10, 14)
+        image[0, rows] += 0.7
+        return image
+
+    labels = np.array([0, 1] * 24)
+    data = FeatureSet([clip(y) for y in labels], labels, "image")
+    val = FeatureSet([clip(y) for y in labels[:16]], labels[:16], "image")
+    torch.manual_seed(0)
+    model = make_model("wavelet_cnn_lstm", 32, 2, height=32, **SMALL)
+    settings = TrainingConfig(epochs=8, batch_size=8, learning_rate=3e-3, select="val_accuracy", random_crop=48)
+    loss_fn = make_loss("cross_entropy")
+    before = evaluate(model, val, loss_fn, 16, "cpu")[1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: threads only add barriers (2 s here, a minute under load)
+    try:
+        result = fit(model, data, val, loss_fn=loss_fn, settings=settings, seed=0, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    model.load_state_dict(result.best_state)
+    after = evaluate(model, val, loss_fn, 16, "cpu")[1]
+    assert after >= 0.9 > before or after == 1.0
