@@ -60,3 +60,54 @@ def test_fast_paths_equal_librosa_bit_for_bit_on_real_clips():
     files = sorted((corpus_root("emodb") / "wav").glob("*.flac"))
     for path in files[:: len(files) // 4][:4]:
         check_identical(load_audio(path, sample_rate=RATE))
+
+
+# --------------------------------------------------------------------------- lean predict
+
+
+def test_mel_filters_equal_librosa_bit_for_bit():
+    from serkit.features.filterbanks import mel_filters
+
+    for rate, n_fft, n_mels in [(16_000, 400, 40), (16_000, 1024, 64), (16_000, 1024, 128),
+                                (22_050, 2048, 128), (8_000, 256, 40)]:
+        want = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels)
+        got = mel_filters(rate, n_fft, n_mels)
+        assert got.dtype == want.dtype and not got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_fresh_prediction_imports_neither_librosa_numba_nor_scipy_signal():
+    """librosa itself is a lazy module (under a millisecond); its submodules are not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, serkit\n"
+        "p = serkit.load_model().predict('serkit/examples/happy.flac')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'matplotlib')\n"
+        "               or m.startswith(('librosa.core', 'librosa.feature', 'librosa.filters',\n"
+        "                                'scipy.signal')))\n"
+        "print(p.label, heavy)\n"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert out.stdout.split()[-1] == "[]", out.stdout
+
+
+def test_one_torch_thread_restores_the_count_and_nests():
+    import torch
+
+    from serkit.inference.recognizer import one_torch_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_torch_thread():
+            assert torch.get_num_threads() == 1
+            with one_torch_thread():
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

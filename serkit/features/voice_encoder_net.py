@@ -143,10 +143,11 @@ def _load(path: Path) -> VoiceEncoderNet:
 
 @functools.cache
 def _mel_basis() -> torch.Tensor:
-    import librosa
+    from serkit.features.filterbanks import mel_filters
 
-    # librosa.feature.melspectrogram's own filters (Slaney mel scale and norm), float32.
-    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
+    # librosa.feature.melspectrogram's own filters (Slaney mel scale and norm), float32,
+    # built without importing librosa (numba and scipy.signal: seconds of a fresh process).
+    return torch.from_numpy(mel_filters(SAMPLE_RATE, N_FFT, N_MELS).copy())
 
 
 @functools.cache

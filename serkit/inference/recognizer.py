@@ -202,8 +202,9 @@ class Recognizer:
                 :data:`MIN_DURATION_S`) or too long (over ``limits.max_duration_s``) audio.
             ConfigError: ``top_k`` under 1.
         """
-        return self.predict_batch([source], sample_rate=sample_rate,
-                                  names=None if name is None else [name], top_k=top_k)[0]
+        with one_torch_thread():
+            return self.predict_batch([source], sample_rate=sample_rate,
+                                      names=None if name is None else [name], top_k=top_k)[0]
 
     def predict_batch(self, sources: Sequence[AudioSource], sample_rate: int | None = None, *,
                       names: Sequence[str] | None = None, batch_size: int = BATCH_SIZE,
@@ -520,6 +521,36 @@ class Recognizer:
         return Prediction(label=self._labels[int(np.argmax(probabilities))],
                           probabilities={label: float(p) for label, p in zip(self._labels, probabilities)},
                           duration_s=float(duration_s), top_k=ranked)
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "before": 1}
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread for the duration, then restore the count.
+
+    One clip's work (a small LSTM or MLP over a few hundred frames) is too small to share
+    between threads: a second thread gains nothing on an idle machine, and on a busy one
+    OpenMP's barriers wait for a core each step, which made a first prediction take 3-10 s
+    instead of 0.08 s on a loaded 2-core machine (docs/speed.md). The outputs are the same
+    to the bit. Calls in several Python threads at once share one save/restore."""
+    import torch
+
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["before"] = torch.get_num_threads()
+            if _THREADS_STATE["before"] != 1:
+                torch.set_num_threads(1)
+        _THREADS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0 and _THREADS_STATE["before"] != 1:
+                torch.set_num_threads(_THREADS_STATE["before"])
 
 
 def open_source(source: AudioSource, sample_rate: int | None, *, rate: int,
