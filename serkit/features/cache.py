@@ -5,6 +5,8 @@ Layout::
     <root>/<extractor key>/extractor.json          what the key stands for (for people)
     <root>/<extractor key>/<aa>/<audio sha256>.npy  one array per audio file
 
+    <root>/stat/<aa>/<path sha256>.txt              "size:mtime_ns:ctime_ns:inode audio-sha256"
+
 The extractor key is the sha256 of the extractor's name, its parameters as sorted JSON and
 ``serkit.__version__``; the file name is the sha256 of the audio file's bytes. Together
 they are the cache key: the same audio under another path (or a renamed corpus) hits, a
@@ -12,6 +14,14 @@ changed parameter, a new serkit version or an edited file misses. Files are writ
 temporary name in the same folder and renamed (``os.replace``), so a crash or Ctrl-C never
 leaves a truncated ``.npy`` under a valid name, and concurrent writers of the same entry
 are harmless (both write the same array).
+
+Hashing a corpus on every run costs a full read of it; :meth:`FeatureCache.audio_hash`
+remembers each file's hash under its path with the file's size, modification and change
+times (ns) and inode, and hashes again only when one of them differs, as git's index does.
+The content hash still keys the features: a file touched but unchanged is re-hashed and
+hits; a file rewritten (even to the same size) gets a new ctime and is re-hashed. A hash is
+not remembered for a file modified in the last :data:`RACY_S` seconds, which could still
+change within the same timestamp.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,9 @@ from serkit.fileio import atomic_open, atomic_write_bytes
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+
+#: Files modified more recently than this are hashed every time (module docstring).
+RACY_S = 2.0
 
 
 def default_cache_root() -> Path:
@@ -90,6 +104,38 @@ class FeatureCache:
     def path_for(self, audio_hash: str, extractor: Any) -> Path:
         """Where the features of the audio with sha256 ``audio_hash`` are stored."""
         return self.root / extractor_key(extractor)[:32] / audio_hash[:2] / f"{audio_hash}.npy"
+
+    def audio_hash(self, path: str | Path) -> str:
+        """:func:`file_sha256` of ``path``, read from the stat memo while the file's size,
+        times and inode are those it was hashed with (module docstring).
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        real = os.path.realpath(path)
+        stamp = _stat_stamp(os.stat(real))
+        memo = self._memo_path(real)
+        try:
+            recorded, digest = memo.read_text().split()
+            if recorded == stamp and len(digest) == 64:
+                return digest
+        except (OSError, ValueError):
+            pass  # no memo yet, or an unreadable one: hash
+        digest = file_sha256(real)
+        after = os.stat(real)
+        # Remember only a file that did not change while it was read and is not so fresh
+        # that a later write could keep its timestamps (the "racy" case).
+        if _stat_stamp(after) == stamp and time.time() - after.st_mtime > RACY_S:
+            try:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(memo, f"{stamp} {digest}\n".encode())
+            except OSError as exc:  # a read-only cache still works, without the memo
+                log.debug("cannot write hash memo %s (%s)", memo, exc)
+        return digest
+
+    def _memo_path(self, real_path: str) -> Path:
+        key = hashlib.sha256(os.fsencode(real_path)).hexdigest()
+        return self.root / "stat" / key[:2] / f"{key}.txt"
 
     def get(self, audio_hash: str, extractor: Any, *, lazy: bool = False) -> np.ndarray | CachedArray | None:
         """The cached features, or ``None`` on a miss (an unreadable entry is a miss).
@@ -151,6 +197,10 @@ class CachedArray:
 
     def __repr__(self) -> str:
         return f"CachedArray({str(self.path)!r}, shape={self.shape})"
+
+
+def _stat_stamp(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:

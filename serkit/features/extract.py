@@ -25,7 +25,7 @@ import numpy as np
 
 from serkit.audio import AudioLimits, load_audio
 from serkit.errors import AudioError, ConfigError
-from serkit.features.cache import CachedArray, FeatureCache, file_sha256
+from serkit.features.cache import CachedArray, FeatureCache
 from serkit.progress import progress_bar
 from serkit.workers import one_thread_per_worker, process_pool, usable_cores
 
@@ -87,7 +87,7 @@ def extract_corpus(
     hashes: list[str | None] = [None] * len(paths)
     if cache is not None:
         for i, path in enumerate(paths):
-            hashes[i] = _hash(path)
+            hashes[i] = _hash(path, cache)
             results[i] = cache.get(hashes[i], extractor, lazy=lazy)
     todo = [i for i, r in enumerate(results) if r is None]
     workers = min(_resolve_jobs(n_jobs), len(todo))
@@ -166,9 +166,9 @@ def _extract_one(path: Path, extractor: Any, limits: AudioLimits) -> np.ndarray:
         ) from exc
 
 
-def _hash(path: Path) -> str:
+def _hash(path: Path, cache: FeatureCache) -> str:
     try:
-        return file_sha256(path)
+        return cache.audio_hash(path)
     except OSError as exc:
         raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
