@@ -111,3 +111,14 @@ def test_one_torch_thread_restores_the_count_and_nests():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_logmel_equals_librosa_melspectrogram_bit_for_bit():
+    from serkit.features import make_features
+
+    extractor = make_features("logmel")
+    for y in signals()[:4]:
+        power = librosa.feature.melspectrogram(y=extractor.segment(y), sr=RATE, n_fft=1024,
+                                               win_length=512, hop_length=256, n_mels=128, power=2.0)
+        want = librosa.power_to_db(power, ref=np.max, top_db=80.0).T.astype(np.float32)
+        np.testing.assert_array_equal(extractor(y), want)
