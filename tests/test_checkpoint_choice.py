@@ -99,6 +99,18 @@ def test_the_history_holds_every_row_in_order():
     assert [row["val_loss"] for row in tracker.history] == [1.0, 0.5, 0.7]
 
 
+def test_without_validation_scores_nothing_is_chosen_and_patience_still_counts():
+    # No validation side: val_loss and val_acc are NaN; no epoch beats "nothing yet", so
+    # fit keeps the last weights (best_state None, best_epoch 0), and patience counts
+    # every epoch as one without improvement.
+    nan = float("nan")
+    tracker, stops = track("val_loss", [nan, nan, nan], [nan, nan, nan], patience=2)
+    assert tracker.best_epoch == 0 and tracker.best_state is None
+    assert stops == [False, True, True]
+    fresh = _Selection("val_loss", 2)
+    assert (fresh.best_epoch, fresh.since_improved, fresh.best_state) == (0, 0, None)
+
+
 # ---------------------------------------------------------------------------------------
 # early stopping: patience counted exactly
 
