@@ -45,6 +45,9 @@ PREDICTIONS_FILE = "predictions.csv"
 HISTORY_FILE = "history.csv"
 #: history.csv columns in order; ``selected`` is 1 on the row of the kept checkpoint.
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "wall_s", "selected")
+#: Appended when the fit scored the test side every epoch (training.monitor_test), for the
+#: report's oracle only; never read by any choice.
+MONITOR_COLUMNS = ("test_acc", "test_uar")
 
 _SEED = re.compile(r"^seed=(-?\d+)$")
 _FOLD = re.compile(r"^fold=(\d+)$")
@@ -80,7 +83,9 @@ class FoldDir:
     def write_history(self, rows: Sequence[dict], selected_epoch: int) -> None:
         """history.csv: one row per epoch, ``selected`` = 1 on ``selected_epoch``'s row."""
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(HISTORY_COLUMNS), extrasaction="ignore")
+        monitored = any(key in row for row in rows for key in MONITOR_COLUMNS)
+        columns = list(HISTORY_COLUMNS) + (list(MONITOR_COLUMNS) if monitored else [])
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "selected": int(row["epoch"] == selected_epoch)})

@@ -85,6 +85,9 @@ def build_report(run_dir: str | Path, *, out_dir: str | Path | None = None) -> d
     report = compute_report(predictions, protocol=load_protocol(root, predictions))
     report["sources"] = [_relative(s, root) for s in predictions.sources]
     report["figures"] = _write_figures(report, read_histories(root), out)
+    oracle = oracle_scores(root)
+    if oracle is not None:  # only runs with training.monitor_test have one
+        report["oracle"] = oracle
     report = _jsonable(report)
     atomic_write(out / "report.json", lambda f: json.dump(report, f, indent=2, allow_nan=False))
     atomic_write(out / "report.md", lambda f: f.write(render_markdown(report)))
@@ -279,6 +282,37 @@ def read_histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     return {name: _mean_curve(histories) for name, histories in groups.items()}
 
 
+def oracle_scores(run_dir: Path) -> dict | None:
+    """What choosing each fold's epoch on its own test side would score (the "oracle").
+
+    From the ``test_acc`` / ``test_uar`` columns that ``training.monitor_test`` adds to
+    history.csv; None when no fold has them. Per fold: the best test score over epochs and
+    the test score at the epoch chosen on validation; each averaged over folds per seed,
+    then summarised over seeds. ``inflation`` is their difference: how much choosing the
+    epoch on the test speakers would add. Never used for any choice.
+    """
+    per_seed: dict[int, list[dict]] = {}
+    for fold in RunDir(run_dir).all_folds():
+        rows = [r for r in read_history(fold.history) if math.isfinite(r.get("test_acc", math.nan))]
+        chosen = [r for r in rows if r.get("selected") == 1]
+        if rows and len(chosen) == 1:
+            per_seed.setdefault(fold.seed, []).append({
+                "oracle_accuracy": max(r["test_acc"] for r in rows),
+                "oracle_uar": max(r["test_uar"] for r in rows),
+                "selected_accuracy": chosen[0]["test_acc"], "selected_uar": chosen[0]["test_uar"]})
+    if not per_seed:
+        return None
+    means = [{k: float(np.mean([f[k] for f in folds])) for k in folds[0]} for folds in per_seed.values()]
+    out = {k: summarize([m[k] for m in means]) for k in means[0]}
+    for metric in ("accuracy", "uar"):
+        out[f"inflation_{metric}"] = summarize([m[f"oracle_{metric}"] - m[f"selected_{metric}"] for m in means])
+    out["n_folds"] = sum(len(f) for f in per_seed.values())
+    out["note"] = ("mean over folds of the best per-epoch test score (oracle) and of the test score at the epoch "
+                   "chosen on validation (selected); per-fold means, so 'selected' can differ from the pooled "
+                   "metrics above. Never used for any choice.")
+    return out
+
+
 def _read_history(path: Path) -> dict[str, np.ndarray] | None:
     rows = read_history(path)
     if not rows or "epoch" not in rows[0]:
@@ -337,7 +371,7 @@ def render_markdown(report: dict) -> str:
              f"{report['n_predictions']} predictions, {report['n_runs']} run(s) (seeds), "
              f"classes: {', '.join(report['labels'])}.", ""]
     parts += [f"> **Warning:** {w}" + "\n" for w in report.get("warnings", [])]
-    parts += _md_metrics(report) + _md_per_class(report) + _md_per_group(report)
+    parts += _md_metrics(report) + _md_oracle(report) + _md_per_class(report) + _md_per_group(report)
     parts += _md_shares(report) + _md_reproducibility(report) + _md_protocol(report) + _md_figures(report)
     parts += ["## Notes", ""] + [f"- **{k}**: {v}" for k, v in report["notes"].items()] + [""]
     return "\n".join(parts)
@@ -367,6 +401,16 @@ def _md_metrics(report: dict) -> list[str]:
     rows.append((f"majority baseline ('{base['label']}') accuracy / uar",
                  f"{_pct(base['accuracy'])} / {_pct(base['uar'])}"))
     return [f"## Metrics (%, {_over_seeds(report)})", ""] + _md_table(("metric", "value"), rows)
+
+
+def _md_oracle(report: dict) -> list[str]:
+    oracle = report.get("oracle")
+    if not oracle:
+        return []
+    rows = [(metric, mean_std_text(oracle[f"selected_{metric}"]), mean_std_text(oracle[f"oracle_{metric}"]),
+             mean_std_text(oracle[f"inflation_{metric}"])) for metric in ("accuracy", "uar")]
+    return (["## Oracle: the epoch chosen on the test side (%, mean over folds)", "", oracle["note"], ""]
+            + _md_table(("metric", "epoch chosen on validation", "oracle (best test epoch)", "inflation"), rows))
 
 
 def _over_seeds(report: dict) -> str:

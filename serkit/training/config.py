@@ -103,12 +103,17 @@ class TrainingConfig:
     random_crop: int | None = None
     #: Autocast to bfloat16 (CPU) or float16 with loss scaling (CUDA) while training.
     mixed_precision: bool = False
+    #: Score the test side after every epoch into history.csv (test_acc, test_uar) for the
+    #: report's "oracle" (the best epoch chosen on test data, as some papers do). Never used
+    #: for any choice; costs one pass over the test side per epoch.
+    monitor_test: bool = False
 
 
 #: Training keys added after run folders existed, dropped from the resolved config while
 #: they hold their defaults, so that older run folders still resume (see to_dict).
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
-                            "standardize_by": None, "calibrate": False, "class_weights": True}
+                            "standardize_by": None, "calibrate": False, "class_weights": True,
+                            "monitor_test": False}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 

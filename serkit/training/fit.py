@@ -61,6 +61,7 @@ def fit(
     seed: int,
     state_path: Path | None = None,
     progress: bool = True,
+    monitor: FeatureSet | None = None,
 ) -> FitResult:
     """Train ``model``; return the checkpoint chosen on validation data (or the last one).
 
@@ -71,6 +72,10 @@ def fit(
     In a group of processes (``--nproc``, torchrun: :mod:`serkit.training.distributed`)
     rank 0 sends its inputs to the other ranks, which train along on their share of each
     batch; only rank 0 writes ``state_path``.
+
+    ``monitor`` (the test side, with ``training.monitor_test``) is scored after every epoch
+    into the history's ``test_acc`` and ``test_uar``, after the checkpoint choice has seen
+    the row's validation numbers and without touching any RNG: it changes nothing else.
     """
     shard = distributed.current()
     distributed.announce(shard, fit, model=model, train=train, val=val, loss_fn=loss_fn, settings=settings,
@@ -104,6 +109,8 @@ def fit(
             row["val_loss"], row["val_acc"] = _validate(model, val, loss_fn, settings.batch_size, device, shard)
         row["wall_s"] = time.perf_counter() - began
         tracker.update(row, model)
+        if monitor is not None and len(monitor):
+            row["test_acc"], row["test_uar"] = _monitor_scores(model, monitor, settings.batch_size, device)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
         done = tracker.should_stop() or epoch + 1 == settings.epochs
         if state_path is not None and ((epoch + 1) % settings.checkpoint_every == 0 or done):
@@ -173,6 +180,15 @@ def evaluate(model, data: FeatureSet, loss_fn: LossFn, batch_size: int, device) 
         total_loss += loss_fn(logits, y.to(device)).item() * len(y)
         correct += (logits.argmax(1).cpu() == y).sum().item()
     return total_loss / len(data), correct / len(data)
+
+
+@torch.no_grad()
+def _monitor_scores(model, data: FeatureSet, batch_size: int, device) -> tuple[float, float]:
+    """Accuracy and unweighted average recall (over the classes present) on ``data``."""
+    predicted = predict_proba(model, data, batch_size=batch_size, device=str(device)).argmax(1)
+    truth = np.asarray(data.targets)
+    recalls = [float(np.mean(predicted[truth == c] == c)) for c in np.unique(truth)]
+    return float(np.mean(predicted == truth)), float(np.mean(recalls))
 
 
 @torch.no_grad()
