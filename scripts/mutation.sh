@@ -36,6 +36,11 @@ done
 # timeouts), nothing written to the user's cache.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 export SERKIT_CACHE="${TMPDIR:-/tmp}/serkit-mutation-cache"
+# mutmut runs the tests from mutants/, where ../shared/data is not beside the checkout.
+if [[ -z ${SERKIT_DATA:-} && -d ../shared/data ]]; then
+    SERKIT_DATA="$(cd ../shared/data && pwd)"
+    export SERKIT_DATA
+fi
 run() { python -m mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" | tail -n 3; }
 
 case $mode in
