@@ -23,8 +23,8 @@ N_FEATURES, N_CLASSES = 107, 5
 # Models of one utterance-level vector or of frame sequences (the CNN–Transformer, which
 # reads fixed-size spectrograms only, and the few-shot heads, which read vectors only and
 # are fitted in closed form, have their own tests: test_models_cnn_transformer.py and
-# test_embedding_fewshot.py).
-OWN_TESTS = ("cnn_transformer", "linear_head", "prototype_head")
+# test_embedding_fewshot.py; the wavelet CNN–LSTM, which reads images, test_models_wavelet.py).
+OWN_TESTS = ("cnn_transformer", "linear_head", "prototype_head", "wavelet_cnn_lstm")
 TORCH_MODELS = [name for name in MODELS if not is_sklearn(name) and name not in OWN_TESTS]
 
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_registered_names():
     assert MODELS.names() == ["autoencoder", "cnn", "cnn_transformer", "gru", "linear_head", "lstm", "mlp",
-                             "prototype_head", "speechnet", "svm", "tcn", "transformer"]
+                             "prototype_head", "speechnet", "svm", "tcn", "transformer", "wavelet_cnn_lstm"]
     assert [name for name in MODELS if is_sklearn(name)] == ["svm"]
     assert is_sklearn("svm") and not is_sklearn("speechnet")
     with pytest.raises(ConfigError, match="Did you mean 'lstm'"):
