@@ -264,3 +264,24 @@ def test_overlapping_sides_are_named(sides, pair):
     with pytest.raises(SplitError, match=f"^src: fold 'f' has 1 id\\(s\\) in both {pair} \\(e.g. 'u1'\\); the plan "
                                          f"is damaged, make it again$"):
         SplitPlan.from_dict(data, source="src")
+
+
+def test_plans_are_written_as_readable_utf8():
+    plan = make_split([utt("Müller_1", speaker="ä"), utt("Müller_2", speaker="ö")], "loso", seed=0, val_fraction=0)
+    assert "Müller_1" in plan.to_json() and "\\u00fc" not in plan.to_json()
+
+
+def test_a_plan_without_a_source_is_called_split_plan():
+    with pytest.raises(SplitError, match="^split plan is not a serkit split plan"):
+        SplitPlan.from_json("{}")
+    with pytest.raises(SplitError, match="^split plan is not a serkit split plan"):
+        SplitPlan.from_dict([])
+
+
+def test_total_shares_give_the_leftover_to_the_largest_fraction_not_the_largest_class():
+    import numpy as np
+
+    from serkit.splits import _total_shares
+
+    # 0.5 of (10, 3): 7 in all; exact shares 5.38 and 1.62, so the leftover goes to b.
+    assert _total_shares({"a": 10, "b": 3}, 0.5, np.random.default_rng(0)) == {"a": 5, "b": 2}
