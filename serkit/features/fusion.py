@@ -257,7 +257,8 @@ class Fusion107:
         )
         centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)
         rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, roll_percent=0.85)
-        bandwidth = librosa.feature.spectral_bandwidth(S=magnitude, sr=sr)
+        # The centroid passed in: librosa would compute the same one again.
+        bandwidth = librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, centroid=centroid)
         # librosa.feature.tonnetz(chroma=chroma), without HPSS and CQT (module docstring).
         tonnetz = np.einsum(
             "pc,ct->pt", tonnetz_basis, librosa.util.normalize(chroma, norm=1, axis=0)
