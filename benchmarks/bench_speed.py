@@ -8,15 +8,18 @@ On one thread in one process, for a synthetic speech-like clip (benchmarks/bench
 * the reference: a plain librosa pipeline for fusion107's descriptors (MFCC + Δ + Δ²,
   chroma, contrast, tonnetz of that chroma, ZCR, centroid, roll-off, bandwidth, YIN),
   each librosa function called on the signal as a user would;
-* fusion107 (serkit.features), and each of its blocks' share;
+* fusion107 (serkit.features), frames of all 107 descriptors;
 * ``Recognizer.predict`` of the bundled default model on WAV bytes, end to end;
 * in fresh processes (``--fresh`` runs each): ``python -c "import serkit;
   serkit.load_model().predict(path)"`` and ``serkit predict path``, against the start-up of
   ``python -c "import numpy"`` as the floor.
 
 The timed functions run round-robin, one call of each per round, so that load from other
-processes on a shared machine falls on all of them alike; medians over rounds. The load
-average is printed with the results.
+processes on a shared machine falls on all of them alike; medians over rounds, of the
+process's CPU time (the work done on one thread) and of wall time. The load average is
+printed with the results. To compare with an older commit, run this script with
+``PYTHONPATH`` pointing at a ``git worktree`` of it (docs/speed.md). The server and batch
+figures are printed by bench_server.py and bench_predict.py.
 """
 
 from __future__ import annotations
