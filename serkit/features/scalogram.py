@@ -163,7 +163,7 @@ def cwt_power(signal: np.ndarray, scales: np.ndarray, wavelet: str) -> np.ndarra
     key = tuple(float(a) for a in scales)
     lows, highs = zip(*(_support(wavelet, a) for a in key))
     low, span = min(lows), max(highs) - min(lows)
-    size = _block_size(span, n)
+    size = _block_size(span)
     valid = size - span
     n_blocks = math.ceil(n / valid)
     # Block k holds x[k·valid + low : k·valid + low + size] (zeros outside the clip).
@@ -182,8 +182,9 @@ def cwt_power(signal: np.ndarray, scales: np.ndarray, wavelet: str) -> np.ndarra
     return out[:, :n]
 
 
-def _block_size(span: int, n: int) -> int:
-    """The FFT size: 2^15 (or the next power of two that leaves as many outputs as the kernel spans)."""
+def _block_size(span: int) -> int:
+    """The FFT size: 2^15, or the first power of two that leaves at least as many outputs per
+    block as the widest kernel spans (a very low ``f_min``), so no block is mostly overlap."""
     size = 1 << 15
     while size < 2 * span + 1:
         size <<= 1
