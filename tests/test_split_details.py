@@ -285,3 +285,15 @@ def test_total_shares_give_the_leftover_to_the_largest_fraction_not_the_largest_
 
     # 0.5 of (10, 3): 7 in all; exact shares 5.38 and 1.62, so the leftover goes to b.
     assert _total_shares({"a": 10, "b": 3}, 0.5, np.random.default_rng(0)) == {"a": 5, "b": 2}
+
+
+def test_fold_names_are_made_path_safe():
+    utts = [utt("a", speaker="anna maria/1"), utt("b", speaker="bob+2.x")]
+    assert [f.name for f in make_split(utts, "loso", seed=0, val_fraction=0)] == ["anna_maria_1", "bob+2.x"]
+
+
+def test_validation_never_takes_every_training_speaker():
+    utts = [utt(f"{s}{i}", e, speaker=s) for s in ("s1", "s2") for i, e in enumerate(["anger", "sadness"])]
+    (fold,) = make_split(utts, "final", seed=0, val_fraction=0.9)
+    index = {u.id: u.speaker for u in utts}
+    assert len({index[i] for i in fold.val}) == 1 and len({index[i] for i in fold.train}) == 1
