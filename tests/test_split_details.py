@@ -297,3 +297,20 @@ def test_validation_never_takes_every_training_speaker():
     (fold,) = make_split(utts, "final", seed=0, val_fraction=0.9)
     index = {u.id: u.speaker for u in utts}
     assert len({index[i] for i in fold.val}) == 1 and len({index[i] for i in fold.train}) == 1
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"test_fraction": 0.0}, "test_fraction must be in (0, 1), not 0.0; e.g. 0.1 for 10%"),
+    ({"test_fraction": "0.1"}, "test_fraction must be a number in (0, 1), not '0.1'"),
+    ({"val_fraction": "x"}, "val_fraction must be a number in [0, 1), not 'x'"),
+    ({"val_fraction": 1.5}, "val_fraction must be in [0, 1) (0 means no validation), not 1.5; e.g. 0.1 for 10%"),
+])
+def test_fraction_messages(options, message):
+    with pytest.raises(SplitError, match=f"^{re.escape(message)}$"):
+        make_split([utt("a"), utt("b")], "holdout", seed=0, **options)
+
+
+def test_repeated_ids_are_refused_naming_one():
+    with pytest.raises(SplitError, match="^utterance ids must be unique to split, but 1 repeat \\(e.g. 'a'\\); merge "
+                                         "corpora with serkit.corpora.merge_corpora, which prefixes ids$"):
+        make_split([utt("a"), utt("a"), utt("b")], "holdout", seed=0)
