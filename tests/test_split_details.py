@@ -314,3 +314,9 @@ def test_repeated_ids_are_refused_naming_one():
     with pytest.raises(SplitError, match="^utterance ids must be unique to split, but 1 repeat \\(e.g. 'a'\\); merge "
                                          "corpora with serkit.corpora.merge_corpora, which prefixes ids$"):
         make_split([utt("a"), utt("a"), utt("b")], "holdout", seed=0)
+
+
+def test_an_empty_split_names_its_kind():
+    with pytest.raises(SplitError, match="^cannot make a loso split of no utterances; is the corpus \\(or label "
+                                         "scheme\\) empty\\?$"):
+        make_split([], "loso", seed=0)
