@@ -18,8 +18,8 @@ of 100. Our reading of how those add up (docs/models.md, "which reading"):
 
 Input ``(batch, channels, scales, columns)`` from the ``scalogram`` features (or, with
 ``input_kind: frames``, ``(batch, frames, bands)`` such as ``logmel``'s, read as a one-
-channel image). Columns past ``lengths`` are zeroed after every block and the LSTM stops at
-each clip's last real column, so batch padding does not change an evaluation-mode output.
+channel image). Columns past ``lengths`` are zeroed after every block and the LSTM's output is
+taken at each clip's last real column, so batch padding does not change an evaluation-mode output.
 An input wider than ``max_frames`` columns is cut to its centred window (the paper's fixed
 8 s; training crops a random window first, ``training.random_crop``).
 """
@@ -31,7 +31,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from serkit.errors import ConfigError
 
@@ -121,9 +120,12 @@ class WaveletCNNLSTM(nn.Module):
         for block in self.lflbs:
             x, lengths = block(x, lengths)
         steps = x.flatten(1, 2).transpose(1, 2)  # (batch, columns, filters × rows)
-        packed = pack_padded_sequence(steps, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        _, (hidden, _) = self.lstm(packed)
-        return hidden[-1]
+        # A unidirectional LSTM's output at a clip's last real column has not seen the padding
+        # after it, so taking it there equals packing the sequences, and unlike packing it
+        # exports to ONNX.
+        outputs, _ = self.lstm(steps)
+        last = (lengths.clamp(min=1) - 1).clamp(max=outputs.shape[1] - 1)
+        return outputs[torch.arange(outputs.shape[0], device=outputs.device), last]
 
     def _image(self, x: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(batch, channels, rows, columns)``, centred windows of at most ``max_frames``
