@@ -62,3 +62,46 @@ def test_bad_parameters_are_config_errors():
         make_features("logmel", win_length=2048, n_fft=1024)
     with pytest.raises(ConfigError, match="valid parameters"):
         make_features("logmel", hop=256)
+
+
+# --- boundaries and values the mutation run showed untested (docs/testing.md) ----------
+
+def test_the_parameter_bounds_are_inclusive_where_they_say_so():
+    # win_length may equal n_fft, and the segment may start at 0 s.
+    assert make_features("logmel", win_length=1024, n_fft=1024, offset_s=0.0)(noise(1.0)).shape == (188, 128)
+    for bad in ({"hop_length": 0}, {"n_mels": 0}, {"duration_s": 0.0}, {"offset_s": -0.1}):
+        with pytest.raises(ConfigError, match="logmel needs"):
+            make_features("logmel", **bad)
+
+
+def test_top_db_sets_the_floor_below_the_maximum():
+    # A tone and its silence: the range is exactly top_db when the quiet part is below it.
+    tone = np.zeros(3 * RATE, np.float32)
+    tone[: RATE] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)
+    for top_db in (40.0, 80.0):
+        db = make_features("logmel", offset_s=0.0, top_db=top_db)(tone)
+        assert db.max() == pytest.approx(0.0, abs=1e-5)
+        assert db.min() == pytest.approx(-top_db, abs=1e-4)
+
+
+def test_a_silent_segment_is_the_floor_everywhere():
+    db = make_features("logmel", top_db=60.0)(np.zeros(4 * RATE, np.float32))
+    assert db.shape == (188, 128) and db.dtype == np.float32 and np.all(db == -60.0)
+
+
+def test_the_segment_is_float32_whatever_the_input():
+    logmel = make_features("logmel", offset_s=0.0)
+    segment = logmel.segment(np.ones(3 * RATE, dtype=np.float64))
+    assert segment.dtype == np.float32 and segment.shape == (3 * RATE,)
+
+
+def test_values_equal_librosa_melspectrogram_in_db():
+    import librosa
+
+    x = noise(3.5, seed=3)
+    logmel = make_features("logmel", offset_s=0.5, top_db=70.0)
+    segment = x[RATE // 2: RATE // 2 + 3 * RATE]
+    mel = librosa.feature.melspectrogram(y=segment, sr=RATE, n_fft=1024, win_length=512, hop_length=256,
+                                         n_mels=128, power=2.0, center=True, pad_mode="constant")
+    expected = librosa.power_to_db(mel, ref=np.max, top_db=70.0).T
+    np.testing.assert_allclose(logmel(x), expected, atol=1e-4)
