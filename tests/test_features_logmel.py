@@ -69,8 +69,11 @@ def test_bad_parameters_are_config_errors():
 def test_the_parameter_bounds_are_inclusive_where_they_say_so():
     # win_length may equal n_fft, and the segment may start at 0 s.
     assert make_features("logmel", win_length=1024, n_fft=1024, offset_s=0.0)(noise(1.0)).shape == (188, 128)
+    # The smallest hop and band count are 1 (a 10 ms segment keeps the hop-1 STFT small).
+    assert make_features("logmel", hop_length=1, duration_s=0.01, offset_s=0.0)(noise(0.1)).shape == (161, 128)
+    assert make_features("logmel", n_mels=1, offset_s=0.0)(noise(1.0)).shape == (188, 1)
     for bad in ({"hop_length": 0}, {"n_mels": 0}, {"duration_s": 0.0}, {"offset_s": -0.1}):
-        with pytest.raises(ConfigError, match="logmel needs"):
+        with pytest.raises(ConfigError, match="^logmel needs"):
             make_features("logmel", **bad)
 
 
@@ -82,6 +85,12 @@ def test_top_db_sets_the_floor_below_the_maximum():
         db = make_features("logmel", offset_s=0.0, top_db=top_db)(tone)
         assert db.max() == pytest.approx(0.0, abs=1e-5)
         assert db.min() == pytest.approx(-top_db, abs=1e-4)
+
+
+def test_a_very_quiet_recording_is_not_taken_for_silence():
+    # Its mel power is far below 1 everywhere, yet it has a spectrum: the same as at full level.
+    x = noise(3.0)
+    np.testing.assert_allclose(make_features("logmel")(1e-2 * x), make_features("logmel")(x), atol=1e-3)
 
 
 def test_a_silent_segment_is_the_floor_everywhere():
