@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 
-from serkit.audio import MAX_SOURCE_RATE, SILENCE_PEAK
+from serkit.audio import MAX_SOURCE_RATE, SILENCE_PEAK, _as_float
 from serkit.errors import AudioError, ConfigError
 from serkit.inference.speech_activity import SpeechDetector
 from serkit.inference.timeline import (
@@ -199,8 +199,9 @@ def chunk_samples(chunk, name: str = "<stream>") -> np.ndarray:
                          f"{chunk.dtype}; convert them (e.g. chunk.astype(np.float32) / scale)")
     if chunk.ndim not in (1, 2):
         raise AudioError(f"{name}: a chunk must be (samples,) or (samples, channels), not shape {chunk.shape}")
-    # As serkit.audio converts an array: to float32 first, then mixed to mono.
-    samples = (chunk / 32768.0 if chunk.dtype == np.int16 else chunk).astype(np.float32)
+    # As serkit.audio converts an array: to float32 first, then mixed to mono; astype
+    # copies (_as_float may return the chunk itself, and the windower keeps a reference).
+    samples = _as_float(chunk).astype(np.float32)
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     if not np.all(np.isfinite(samples)):

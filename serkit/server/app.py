@@ -54,7 +54,7 @@ from serkit.server.settings import (
     check_limits,
     load_models,
 )
-from serkit.server.stream import stream_router
+from serkit.server.stream import MAX_WINDOW_S, MIN_HOP_S, stream_router
 from serkit.server.upload import (
     BATCH_FIELD,
     MULTIPART,
@@ -228,8 +228,8 @@ def _routes(service: ModelService, admission: Admission, max_upload_bytes: int,
     async def timeline(
         request: Request,
         model: str | None = MODEL_QUERY,
-        window: float = Query(3.0, gt=0, le=60, description="window length in seconds"),
-        hop: float = Query(1.0, ge=0.1, le=60, description="seconds between window starts "
+        window: float = Query(3.0, gt=0, le=MAX_WINDOW_S, description="window length in seconds"),
+        hop: float = Query(1.0, ge=MIN_HOP_S, le=MAX_WINDOW_S, description="seconds between window starts "
                            "(at most the window)"),
         smoothing: str = Query("median", description="how window labels are smoothed: median, "
                                "mean, viterbi or none"),
