@@ -543,6 +543,15 @@ def _gender_interleaved(speakers: Sequence[str], genders: Mapping[str, str | Non
     return out
 
 
+#: How a note of :func:`_validation` starts when speaker validation fell back to utterances.
+_FALLBACK_NOTE = "validation is not speaker-independent"
+
+
+def _fell_back(notes: Sequence[str]) -> bool:
+    """Whether :func:`_validation`'s notes say it held out utterances, not speakers."""
+    return any(n.startswith(_FALLBACK_NOTE) for n in notes)
+
+
 def _validation(
     train: Sequence[Utterance],
     rng: np.random.Generator,
@@ -570,7 +579,7 @@ def _validation(
             else f"only one training speaker ({speakers[0]})"
         )
         note = (
-            f"validation is not speaker-independent: {why}, so it is a stratified "
+            f"{_FALLBACK_NOTE}: {why}, so it is a stratified "
             f"{val_fraction:g} utterance hold-out of the training side"
         )
     else:
@@ -594,7 +603,7 @@ def _group_folds(
         train_side = [u for u in utts if key(u) not in test_keys]
         train, val, notes = _validation(train_side, rng, val_fraction, by_speaker=True)
         notes = [f"test: {', '.join(sorted(map(str, test_keys)))}"] + notes
-        if any(n.startswith("validation is not speaker-independent") for n in notes):
+        if _fell_back(notes):
             fallback.append(_safe_name(name))
         folds.append(_fold(name, train, val, test, notes))
     extra: dict[str, Any] = {"val_by": "speaker" if val_fraction > 0 else "none"}
@@ -746,8 +755,7 @@ def _final(utts, rng, *, val_fraction: float):
     # held out only to choose its checkpoint. There is no test side to score.
     train, val, notes = _validation(utts, rng, val_fraction, by_speaker=True)
     # The speaker hold-out notes its speakers too: only the fallback note means utterances.
-    fallback = any(n.startswith("validation is not speaker-independent") for n in notes)
-    val_by = "none" if val_fraction == 0 else "utterance" if fallback else "speaker"
+    val_by = "none" if val_fraction == 0 else "utterance" if _fell_back(notes) else "speaker"
     return [_fold("final", train, val, [], notes)], {"val_by": val_by}
 
 

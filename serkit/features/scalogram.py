@@ -232,6 +232,7 @@ def _support(wavelet: str, scale: float) -> tuple[int, int]:
     return -half - 1, half
 
 
+@lru_cache(maxsize=16)
 def _centre_frequency(wavelet: str) -> float:
     """Cycles per unit scale at the wavelet's spectral peak (cmor: C; morl: 5/2π; haar: numeric)."""
     shape = _wavelet_shape(wavelet)

@@ -54,7 +54,6 @@ Example:
 from __future__ import annotations
 
 import itertools
-
 import math
 from collections.abc import Sequence
 from typing import Any, Literal

@@ -166,10 +166,8 @@ def mel_power(signal: np.ndarray) -> torch.Tensor:
     this one in float32, and they differ by about 1e-6 of the value.
     """
     x = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))
-    spectrum = torch.stft(x, N_FFT, HOP, window=_window(), center=True, pad_mode="constant",
-                          return_complex=True)
-    power = spectrum.real.square() + spectrum.imag.square()
-    return (_mel_basis() @ power).T
+    return _mel_of(torch.stft(x, N_FFT, HOP, window=_window(), center=True, pad_mode="constant",
+                              return_complex=True))
 
 
 def mel_frames(signal: np.ndarray, first: int, last: int) -> torch.Tensor:
@@ -182,7 +180,10 @@ def mel_frames(signal: np.ndarray, first: int, last: int) -> torch.Tensor:
     if b > a:
         segment[a - lo:b - lo] = signal[a:b]
     x = torch.from_numpy(segment)
-    spectrum = torch.stft(x, N_FFT, HOP, window=_window(), center=False, return_complex=True)
+    return _mel_of(torch.stft(x, N_FFT, HOP, window=_window(), center=False, return_complex=True))
+
+
+def _mel_of(spectrum: torch.Tensor) -> torch.Tensor:
+    """``(frames, 40)`` mel power of a complex STFT ``(bins, frames)``."""
     power = spectrum.real.square() + spectrum.imag.square()
     return (_mel_basis() @ power).T
-

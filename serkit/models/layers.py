@@ -202,13 +202,21 @@ class CapsuleRouting(nn.Module):
         self.weight = nn.Parameter(torch.randn(n_in, in_dim, n_classes * out_dim) * scale)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.route(u)[0]
+        return self._route(u)[0]
 
     def route(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The class capsules ``(B, n_classes, out_dim)`` and the coupling coefficients the last
         capsules were made with, ``(B, n_in, n_classes, out_dim)`` for the modified rule,
         ``(B, n_in, n_classes, 1)`` for the standard one (uniform ``1/n_classes`` when
         ``iterations`` is 1)."""
+        v, c = self._route(u)
+        if c is None:  # built only here: forward never reads the coefficients
+            c = v.new_full((self.n_in, u.shape[0], self.n_classes, self.out_dim if self.modified else 1),
+                           1.0 / self.n_classes)
+        return v, c.transpose(0, 1)
+
+    def _route(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Class capsules and the last coefficients ``(n_in, B, classes, ·)`` (None: uniform)."""
         batch = u.shape[0]
         # Layout (n_in, B, classes, out_dim), contiguous: every routing op is a plain
         # elementwise pass or a reduction over dim 0, which keeps training fast on a CPU.
@@ -223,10 +231,7 @@ class CapsuleRouting(nn.Module):
                 b = agreement if b is None else b + agreement
                 c = torch.softmax(b, dim=2)  # (n_in, B, classes, 1)
             v = squash((c * a).sum(0))
-        if c is None:
-            c = a.new_full((self.n_in, batch, self.n_classes, self.out_dim if self.modified else 1),
-                           1.0 / self.n_classes)
-        return v, c.transpose(0, 1)
+        return v, c
 
     def extra_repr(self) -> str:
         return (f"n_in={self.n_in}, in_dim={self.in_dim}, n_classes={self.n_classes}, out_dim={self.out_dim}, "
