@@ -45,12 +45,16 @@ def line_progress(total, clock, stream, **kwargs) -> LineProgress:
                         clock=clock, **kwargs)
 
 
+def one_file_a_second(bar, clock, files: int) -> None:
+    for _ in range(files):
+        clock.now += 1.0
+        bar.update(1)
+
+
 def test_a_line_per_tenth_once_the_interval_has_passed_and_a_last_line():
     clock, out = Clock(), io.StringIO()
     bar = line_progress(100, clock, out, step_interval_s=5, max_silence_s=1000)
-    for _ in range(100):
-        clock.now += 1.0
-        bar.update(1)
+    one_file_a_second(bar, clock, 100)
     bar.close()
     lines = lines_of(out)
     # Tenths are reached every 10 s, each more than 5 s after the last line: 9 lines, and
@@ -63,9 +67,7 @@ def test_a_line_per_tenth_once_the_interval_has_passed_and_a_last_line():
 def test_no_line_more_often_than_the_step_interval():
     clock, out = Clock(), io.StringIO()
     bar = line_progress(100, clock, out, step_interval_s=30, max_silence_s=1000)
-    for _ in range(100):
-        clock.now += 1.0
-        bar.update(1)
+    one_file_a_second(bar, clock, 100)
     bar.close()
     assert len(lines_of(out)) == 4  # at 30, 60 and 90 s, and the end
 

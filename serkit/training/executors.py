@@ -107,8 +107,9 @@ class RayExecutor:
         pending = [(fold_dir, fold) for fold_dir, fold in jobs if not fold_dir.finished]
         if not pending:
             return
-        task = self.ray.remote(run_fold_task).options(max_retries=MAX_RETRIES, **resources(config))
-        threads = resources(config)["num_cpus"]
+        request = resources(config)
+        task = self.ray.remote(run_fold_task).options(max_retries=MAX_RETRIES, **request)
+        threads = request["num_cpus"]
         dataset_ref = self.ray.put(dataset)  # sent to the object store once, not once per fold
         refs = {task.remote(config, dataset_ref, fold, fold_dir, threads): _fold_name(fold_dir)
                 for fold_dir, fold in pending}
@@ -128,8 +129,9 @@ class RayExecutor:
             if finished:
                 results.append(_run_trial(out, trial, data_root=data_root, progress=False, finished=True))
                 continue
-            task = self.ray.remote(run_trial_task).options(max_retries=MAX_RETRIES, **resources(trial.config))
-            refs[task.remote(out, trial, data_root, resources(trial.config)["num_cpus"])] = f"trial={trial.index}"
+            request = resources(trial.config)
+            task = self.ray.remote(run_trial_task).options(max_retries=MAX_RETRIES, **request)
+            refs[task.remote(out, trial, data_root, request["num_cpus"])] = f"trial={trial.index}"
 
         def collect(result) -> None:
             results.append(result)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from serkit.evaluation.metrics import classification_metrics
 from serkit.fileio import atomic_write_bytes
 from serkit.progress import progress_bar
 from serkit.training import distributed
@@ -186,9 +187,8 @@ def evaluate(model, data: FeatureSet, loss_fn: LossFn, batch_size: int, device) 
 def _monitor_scores(model, data: FeatureSet, batch_size: int, device) -> tuple[float, float]:
     """Accuracy and unweighted average recall (over the classes present) on ``data``."""
     predicted = predict_proba(model, data, batch_size=batch_size, device=str(device)).argmax(1)
-    truth = np.asarray(data.targets)
-    recalls = [float(np.mean(predicted[truth == c] == c)) for c in np.unique(truth)]
-    return float(np.mean(predicted == truth)), float(np.mean(recalls))
+    scores = classification_metrics(data.targets, predicted)
+    return scores["accuracy"], scores["uar"]
 
 
 @torch.no_grad()
