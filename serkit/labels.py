@@ -77,6 +77,17 @@ _SCHEMES = {
         "ekman+neutral",
         {e: e for e in ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")},
     ),
+    # EmoDB's classes without boredom: the six the SERCT thesis tests zero-shot on (454
+    # clips), which TESS, SAVEE and RAVDESS have too.
+    "emodb6": LabelScheme(
+        "emodb6",
+        {e: e for e in ("anger", "disgust", "fear", "happiness", "neutral", "sadness")},
+    ),
+    # CASIA's six classes, which TESS, SAVEE and RAVDESS have too (a TESS -> CASIA test).
+    "casia6": LabelScheme(
+        "casia6",
+        {e: e for e in ("anger", "fear", "happiness", "neutral", "sadness", "surprise")},
+    ),
     # Five classes shared by all five corpora in ../shared/data (EmoDB has no surprise,
     # CASIA no disgust).
     "5class": LabelScheme(

@@ -303,6 +303,8 @@ def make_split(
     val_fraction: float | None = None,
     speakers: Sequence[Sequence[str]] | None = None,
     rounding: str | None = None,
+    test_corpora: Sequence[str] | None = None,
+    val_by: str | None = None,
 ) -> SplitPlan:
     """Split utterances into folds with one of the :data:`SPLITS` protocols.
 
@@ -319,6 +321,10 @@ def make_split(
         rounding: holdout only: ``"class"`` (default) rounds ``test_fraction`` of each
             emotion; ``"total"`` holds out ``ceil(test_fraction · N)`` utterances in all,
             shared among emotions in proportion (scikit-learn's stratified rule).
+        test_corpora: loco only: leave out only these corpora, one fold each (a zero-shot
+            test of a model trained on the others); default every corpus in turn.
+        val_by: loco only: ``"speaker"`` (default: whole training speakers validate) or
+            ``"utterance"`` (a stratified share of the training utterances).
 
     Returns:
         A SplitPlan whose folds are disjoint, each covering every utterance, ids sorted.
@@ -341,6 +347,8 @@ def make_split(
             "val_fraction": val_fraction,
             "speakers": speakers,
             "rounding": rounding,
+            "test_corpora": None if test_corpora is None else list(test_corpora),
+            "val_by": val_by,
         }.items()
         if v is not None
     }
@@ -594,6 +602,8 @@ def _group_folds(
     groups: Sequence[tuple[str, set]],
     key: Callable[[Utterance], Any],
     val_fraction: float,
+    *,
+    val_by_speaker: bool = True,
 ) -> tuple[list[Fold], dict[str, Any]]:
     """One fold per (name, test keys): test = utterances whose key is in the set."""
     folds = []
@@ -601,12 +611,13 @@ def _group_folds(
     for name, test_keys in groups:
         test = [u.id for u in utts if key(u) in test_keys]
         train_side = [u for u in utts if key(u) not in test_keys]
-        train, val, notes = _validation(train_side, rng, val_fraction, by_speaker=True)
+        train, val, notes = _validation(train_side, rng, val_fraction, by_speaker=val_by_speaker)
         notes = [f"test: {', '.join(sorted(map(str, test_keys)))}"] + notes
         if _fell_back(notes):
             fallback.append(_safe_name(name))
         folds.append(_fold(name, train, val, test, notes))
-    extra: dict[str, Any] = {"val_by": "speaker" if val_fraction > 0 else "none"}
+    val_by = "none" if val_fraction == 0 else "speaker" if val_by_speaker else "utterance"
+    extra: dict[str, Any] = {"val_by": val_by}
     if fallback:
         extra["val_fallback_folds"] = fallback
     return folds, extra
@@ -740,14 +751,26 @@ def _heldout_speakers(utts, rng, *, n_folds: int | None, speakers: list[list[str
     return folds, extra
 
 
-def _loco(utts, rng, *, val_fraction: float):
+def _loco(utts, rng, *, val_fraction: float, test_corpora: list[str] | None = None, val_by: str = "speaker"):
     corpora = sorted({u.corpus for u in utts})
     if len(corpora) < 2:
         raise SplitError(
             f"loco (leave one corpus out) needs utterances from at least 2 corpora; got only {corpora[0]!r}: "
             "merge corpora with serkit.corpora.merge_corpora, or use another split kind"
         )
-    return _group_folds(utts, rng, [(c, {c}) for c in corpora], lambda u: u.corpus, val_fraction)
+    if val_by not in ("speaker", "utterance"):
+        raise SplitError(f"loco: val_by must be 'speaker' or 'utterance', not {val_by!r}")
+    # test_corpora: only these corpora are left out, one fold each (a zero-shot test of a
+    # model trained on the others); None: every corpus in turn.
+    tested = corpora if test_corpora is None else [str(c) for c in test_corpora]
+    unknown = sorted(set(tested) - set(corpora))
+    if unknown or not tested:
+        raise SplitError(
+            f"loco: test_corpora must name corpora of the experiment ({', '.join(corpora)}), not {unknown or tested}; "
+            "add them to data.corpora or leave test_corpora out"
+        )
+    return _group_folds(utts, rng, [(c, {c}) for c in sorted(set(tested))], lambda u: u.corpus, val_fraction,
+                        val_by_speaker=val_by == "speaker")
 
 
 def _final(utts, rng, *, val_fraction: float):
@@ -799,7 +822,7 @@ _register("loso_session", _loso_session, {"val_fraction": 0.1}, speaker_independ
           summary="leave one session out (Utterance.session)")
 _register("heldout_speakers", _heldout_speakers, {"n_folds": None, "speakers": None, "val_fraction": 0.1},
           speaker_independent=True, summary="two held-out test speakers per fold, one of each gender")
-_register("loco", _loco, {"val_fraction": 0.1}, speaker_independent=True,
+_register("loco", _loco, {"val_fraction": 0.1, "test_corpora": None, "val_by": "speaker"}, speaker_independent=True,
           summary="leave one corpus out (Utterance.corpus)")
 _register("final", _final, {"val_fraction": 0.1}, speaker_independent=False,
           summary="no test side: train on everything but whole validation speakers (a release's final model)")

@@ -17,85 +17,85 @@ from serkit.corpora import load_corpus
 from serkit.labels import EMOTIONS, SCHEMES, LabelScheme, get_scheme
 from tests.conftest import corpus_root
 
-SCHEME_NAMES = ("all", "4class", "4class-strict", "ekman+neutral", "5class")
+SCHEME_NAMES = ("all", "4class", "4class-strict", "ekman+neutral", "5class", "emodb6", "casia6")
 
 #: corpus, its own label, what the label means (documentation), then the class under
-#: all / 4class / 4class-strict / ekman+neutral / 5class ("-" = dropped).
+#: all / 4class / 4class-strict / ekman+neutral / 5class / emodb6 / casia6 ("-" = dropped).
 TRUTH = """
-emodb    W         anger        anger        anger      anger      anger      anger
-emodb    L         boredom      boredom      -          -          -          -
-emodb    E         disgust      disgust      -          -          disgust    -
-emodb    A         fear         fear         -          -          fear       fear
-emodb    F         happiness    happiness    happiness  happiness  happiness  happiness
-emodb    T         sadness      sadness      sadness    sadness    sadness    sadness
-emodb    N         neutral      neutral      neutral    neutral    neutral    neutral
-ravdess  01        neutral      neutral      neutral    neutral    neutral    neutral
-ravdess  02        calm         calm         -          -          -          -
-ravdess  03        happiness    happiness    happiness  happiness  happiness  happiness
-ravdess  04        sadness      sadness      sadness    sadness    sadness    sadness
-ravdess  05        anger        anger        anger      anger      anger      anger
-ravdess  06        fear         fear         -          -          fear       fear
-ravdess  07        disgust      disgust      -          -          disgust    -
-ravdess  08        surprise     surprise     -          -          surprise   -
-tess     angry     anger        anger        anger      anger      anger      anger
-tess     disgust   disgust      disgust      -          -          disgust    -
-tess     fear      fear         fear         -          -          fear       fear
-tess     happy     happiness    happiness    happiness  happiness  happiness  happiness
-tess     neutral   neutral      neutral      neutral    neutral    neutral    neutral
-tess     ps        surprise     surprise     -          -          surprise   -
-tess     sad       sadness      sadness      sadness    sadness    sadness    sadness
-savee    a         anger        anger        anger      anger      anger      anger
-savee    d         disgust      disgust      -          -          disgust    -
-savee    f         fear         fear         -          -          fear       fear
-savee    h         happiness    happiness    happiness  happiness  happiness  happiness
-savee    n         neutral      neutral      neutral    neutral    neutral    neutral
-savee    sa        sadness      sadness      sadness    sadness    sadness    sadness
-savee    su        surprise     surprise     -          -          surprise   -
-casia    angry     anger        anger        anger      anger      anger      anger
-casia    fear      fear         fear         -          -          fear       fear
-casia    happy     happiness    happiness    happiness  happiness  happiness  happiness
-casia    neutral   neutral      neutral      neutral    neutral    neutral    neutral
-casia    sad       sadness      sadness      sadness    sadness    sadness    sadness
-casia    surprise  surprise     surprise     -          -          surprise   -
-iemocap  neu       neutral      neutral      neutral    neutral    neutral    neutral
-iemocap  hap       happiness    happiness    happiness  happiness  happiness  happiness
-iemocap  exc       excitement   excitement   happiness  -          -          -
-iemocap  sad       sadness      sadness      sadness    sadness    sadness    sadness
-iemocap  ang       anger        anger        anger      anger      anger      anger
-iemocap  fru       frustration  frustration  -          -          -          -
-iemocap  sur       surprise     surprise     -          -          surprise   -
-iemocap  fea       fear         fear         -          -          fear       fear
-iemocap  dis       disgust      disgust      -          -          disgust    -
-iemocap  oth       other        other        -          -          -          -
-esd      Angry     anger        anger        anger      anger      anger      anger
-esd      Happy     happiness    happiness    happiness  happiness  happiness  happiness
-esd      Neutral   neutral      neutral      neutral    neutral    neutral    neutral
-esd      Sad       sadness      sadness      sadness    sadness    sadness    sadness
-esd      Surprise  surprise     surprise     -          -          surprise   -
-cremad   ANG       anger        anger        anger      anger      anger      anger
-cremad   DIS       disgust      disgust      -          -          disgust    -
-cremad   FEA       fear         fear         -          -          fear       fear
-cremad   HAP       happiness    happiness    happiness  happiness  happiness  happiness
-cremad   NEU       neutral      neutral      neutral    neutral    neutral    neutral
-cremad   SAD       sadness      sadness      sadness    sadness    sadness    sadness
-emovo    dis       disgust      disgust      -          -          disgust    -
-emovo    gio       happiness    happiness    happiness  happiness  happiness  happiness
-emovo    neu       neutral      neutral      neutral    neutral    neutral    neutral
-emovo    pau       fear         fear         -          -          fear       fear
-emovo    rab       anger        anger        anger      anger      anger      anger
-emovo    sor       surprise     surprise     -          -          surprise   -
-emovo    tri       sadness      sadness      sadness    sadness    sadness    sadness
-ased     n         neutral      neutral      neutral    neutral    neutral    neutral
-ased     f         fear         fear         -          -          fear       fear
-ased     h         happiness    happiness    happiness  happiness  happiness  happiness
-ased     s         sadness      sadness      sadness    sadness    sadness    sadness
-ased     a         anger        anger        anger      anger      anger      anger
-nemo     anger     anger        anger        anger      anger      anger      anger
-nemo     fear      fear         fear         -          -          fear       fear
-nemo     happiness happiness    happiness    happiness  happiness  happiness  happiness
-nemo     neutral   neutral      neutral      neutral    neutral    neutral    neutral
-nemo     sadness   sadness      sadness      sadness    sadness    sadness    sadness
-nemo     surprised surprise     surprise     -          -          surprise   -
+emodb    W          anger        anger        anger      anger      anger      anger      anger      anger
+emodb    L          boredom      boredom      -          -          -          -          -          -
+emodb    E          disgust      disgust      -          -          disgust    -          disgust    -
+emodb    A          fear         fear         -          -          fear       fear       fear       fear
+emodb    F          happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+emodb    T          sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+emodb    N          neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+ravdess  01         neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+ravdess  02         calm         calm         -          -          -          -          -          -
+ravdess  03         happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+ravdess  04         sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+ravdess  05         anger        anger        anger      anger      anger      anger      anger      anger
+ravdess  06         fear         fear         -          -          fear       fear       fear       fear
+ravdess  07         disgust      disgust      -          -          disgust    -          disgust    -
+ravdess  08         surprise     surprise     -          -          surprise   -          -          surprise
+tess     angry      anger        anger        anger      anger      anger      anger      anger      anger
+tess     disgust    disgust      disgust      -          -          disgust    -          disgust    -
+tess     fear       fear         fear         -          -          fear       fear       fear       fear
+tess     happy      happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+tess     neutral    neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+tess     ps         surprise     surprise     -          -          surprise   -          -          surprise
+tess     sad        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+savee    a          anger        anger        anger      anger      anger      anger      anger      anger
+savee    d          disgust      disgust      -          -          disgust    -          disgust    -
+savee    f          fear         fear         -          -          fear       fear       fear       fear
+savee    h          happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+savee    n          neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+savee    sa         sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+savee    su         surprise     surprise     -          -          surprise   -          -          surprise
+casia    angry      anger        anger        anger      anger      anger      anger      anger      anger
+casia    fear       fear         fear         -          -          fear       fear       fear       fear
+casia    happy      happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+casia    neutral    neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+casia    sad        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+casia    surprise   surprise     surprise     -          -          surprise   -          -          surprise
+iemocap  neu        neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+iemocap  hap        happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+iemocap  exc        excitement   excitement   happiness  -          -          -          -          -
+iemocap  sad        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+iemocap  ang        anger        anger        anger      anger      anger      anger      anger      anger
+iemocap  fru        frustration  frustration  -          -          -          -          -          -
+iemocap  sur        surprise     surprise     -          -          surprise   -          -          surprise
+iemocap  fea        fear         fear         -          -          fear       fear       fear       fear
+iemocap  dis        disgust      disgust      -          -          disgust    -          disgust    -
+iemocap  oth        other        other        -          -          -          -          -          -
+esd      Angry      anger        anger        anger      anger      anger      anger      anger      anger
+esd      Happy      happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+esd      Neutral    neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+esd      Sad        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+esd      Surprise   surprise     surprise     -          -          surprise   -          -          surprise
+cremad   ANG        anger        anger        anger      anger      anger      anger      anger      anger
+cremad   DIS        disgust      disgust      -          -          disgust    -          disgust    -
+cremad   FEA        fear         fear         -          -          fear       fear       fear       fear
+cremad   HAP        happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+cremad   NEU        neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+cremad   SAD        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+emovo    dis        disgust      disgust      -          -          disgust    -          disgust    -
+emovo    gio        happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+emovo    neu        neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+emovo    pau        fear         fear         -          -          fear       fear       fear       fear
+emovo    rab        anger        anger        anger      anger      anger      anger      anger      anger
+emovo    sor        surprise     surprise     -          -          surprise   -          -          surprise
+emovo    tri        sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+ased     n          neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+ased     f          fear         fear         -          -          fear       fear       fear       fear
+ased     h          happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+ased     s          sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+ased     a          anger        anger        anger      anger      anger      anger      anger      anger
+nemo     anger      anger        anger        anger      anger      anger      anger      anger      anger
+nemo     fear       fear         fear         -          -          fear       fear       fear       fear
+nemo     happiness  happiness    happiness    happiness  happiness  happiness  happiness  happiness  happiness
+nemo     neutral    neutral      neutral      neutral    neutral    neutral    neutral    neutral    neutral
+nemo     sadness    sadness      sadness      sadness    sadness    sadness    sadness    sadness    sadness
+nemo     surprised  surprise     surprise     -          -          surprise   -          -          surprise
 """
 
 ROWS = [line.split() for line in TRUTH.strip().splitlines()]
@@ -171,11 +171,16 @@ PUBLISHED = {
 
 #: What each scheme leaves of each shared corpus, counted by hand from PUBLISHED.
 SCHEME_TOTALS = {
-    "emodb": {"all": 535, "4class": 339, "4class-strict": 339, "ekman+neutral": 454, "5class": 408},
-    "ravdess": {"all": 1440, "4class": 672, "4class-strict": 672, "ekman+neutral": 1248, "5class": 864},
-    "tess": {"all": 2798, "4class": 1598, "4class-strict": 1598, "ekman+neutral": 2798, "5class": 1998},
-    "savee": {"all": 480, "4class": 300, "4class-strict": 300, "ekman+neutral": 480, "5class": 360},
-    "casia": {"all": 1200, "4class": 800, "4class-strict": 800, "ekman+neutral": 1200, "5class": 1000},
+    "emodb": {"all": 535, "4class": 339, "4class-strict": 339, "ekman+neutral": 454, "5class": 408,
+              "emodb6": 454, "casia6": 408},
+    "ravdess": {"all": 1440, "4class": 672, "4class-strict": 672, "ekman+neutral": 1248, "5class": 864,
+                "emodb6": 1056, "casia6": 1056},
+    "tess": {"all": 2798, "4class": 1598, "4class-strict": 1598, "ekman+neutral": 2798, "5class": 1998,
+             "emodb6": 2398, "casia6": 2398},
+    "savee": {"all": 480, "4class": 300, "4class-strict": 300, "ekman+neutral": 480, "5class": 360,
+              "emodb6": 420, "casia6": 420},
+    "casia": {"all": 1200, "4class": 800, "4class-strict": 800, "ekman+neutral": 1200, "5class": 1000,
+              "emodb6": 1000, "casia6": 1200},
 }
 
 

@@ -39,7 +39,8 @@ def utt(uid, emotion="anger", *, speaker=None, gender=None, corpus="c0", session
 
 
 #: sha256 of plan.to_json()[:16]. Only "final" changed with the fixes of issue 23: its
-#: params["val_by"] said "utterance" for whole-speaker validation (ids unchanged).
+#: params["val_by"] said "utterance" for whole-speaker validation (ids unchanged); "loco"
+#: changed with issue 15: its params list test_corpora and val_by (ids unchanged).
 DIGESTS = {
     ("final", 0): "a1ea6fd019524100",
     ("final", 7): "cf05b50b839d9ab6",
@@ -49,8 +50,8 @@ DIGESTS = {
     ("holdout", 7): "e7699f33a6534604",
     ("kfold", 0): "2521ff3c2f3ddf13",
     ("kfold", 7): "3edc1142a6a5798a",
-    ("loco", 0): "c6fc525a36d75006",
-    ("loco", 7): "086db1ad7331dc7e",
+    ("loco", 0): "5853afce2fc7dc26",
+    ("loco", 7): "d653403b81b476ff",
     ("loso", 0): "e010d57eea75fb77",
     ("loso", 7): "deac4ec29b909bd5",
     ("loso_session", 0): "b60caf4b14bee99c",

@@ -204,6 +204,32 @@ def test_loso_session_and_loco_test_one_group_each():
         assert {by_id[i].corpus for i in f.train + f.val} == {"fa", "fb"} - {f.name}
 
 
+def test_loco_can_leave_out_only_the_named_corpora_with_utterance_validation():
+    utts = fake_corpus()
+    by_id = {u.id: u for u in utts}
+    plan = make_split(utts, "loco", seed=0, test_corpora=["fb"], val_by="utterance")
+    assert [f.name for f in plan] == ["fb"]
+    fold = plan.folds[0]
+    assert {by_id[i].corpus for i in fold.test} == {"fb"}
+    assert {by_id[i].corpus for i in fold.train + fold.val} == {"fa"}
+    assert len(fold.test) == sum(u.corpus == "fb" for u in utts)
+    assert plan.params["val_by"] == "utterance" and plan.params["test_corpora"] == ["fb"]
+    # Validation by utterance shares speakers with training; by speaker it does not.
+    assert speakers_of(utts, fold.val) <= speakers_of(utts, fold.train)
+    by_speaker = make_split(utts, "loco", seed=0, test_corpora=["fb"]).folds[0]
+    assert not speakers_of(utts, by_speaker.val) & speakers_of(utts, by_speaker.train)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"test_corpora": ["emodb"]}, "loco: test_corpora must name corpora of the experiment \\(fa, fb\\), not \\['emodb'\\]"),
+    ({"test_corpora": []}, "loco: test_corpora must name corpora"),
+    ({"val_by": "session"}, "loco: val_by must be 'speaker' or 'utterance', not 'session'"),
+])
+def test_loco_refuses_impossible_test_corpora(params, match):
+    with pytest.raises(SplitError, match=match):
+        make_split(fake_corpus(), "loco", seed=0, **params)
+
+
 def test_heldout_speakers_pairs_one_female_one_male():
     utts = fake_corpus(n_speakers=10)
     gender = {u.speaker: u.gender for u in utts}

@@ -33,6 +33,7 @@ from serkit.features.fusion import Fusion107
 from serkit.features.logmel import LogMel
 from serkit.features.scalogram import Scalogram
 from serkit.features.voice_encoder import VoiceEncoder
+from serkit.features.waveform import Waveform
 from serkit.inputs import InputSpec
 from serkit.registry import Registry
 
@@ -64,6 +65,7 @@ FEATURES: Registry[type] = Registry("feature")
 FEATURES.register("fusion107")(Fusion107)
 FEATURES.register("logmel")(LogMel)
 FEATURES.register("scalogram")(Scalogram)
+FEATURES.register("waveform")(Waveform)
 # Imports no torch until it computes (torch takes ~0.8 s to import; serkit.features ~0.1 s).
 FEATURES.register("voice_encoder")(VoiceEncoder)
 
@@ -98,6 +100,7 @@ __all__ = [
     "Scalogram",
     "Standardizer",
     "VoiceEncoder",
+    "Waveform",
     "default_cache_root",
     "extract_corpus",
     "file_sha256",
