@@ -7,56 +7,12 @@ import pytest
 import torch
 
 from serkit.errors import ConfigError
-from serkit.features import make_features
 from serkit.models import make_model
 from serkit.models.serct import FRONT_ENDS, DeformableAttention, conv_lengths
 from serkit.training.config import config_from_dict
 from tests.conftest import write_fake_corpus, write_tone
 
 SMALL = {"channels": 8, "d_model": 16, "n_layers": 2, "n_heads": 2, "ffn": 16, "head_units": [8], "dropout": 0.0}
-
-
-# --------------------------------------------------------------------------- waveform feature
-
-
-def test_waveform_zscore_is_zero_mean_unit_variance_and_capped():
-    wave = make_features("waveform", max_seconds=0.5)
-    signal = (3.0 + 0.2 * np.random.default_rng(0).normal(size=16_000)).astype(np.float32)
-    x = wave(signal)
-    assert x.shape == (8_000,) and x.dtype == np.float32
-    assert abs(float(x.mean())) < 1e-5 and float(x.std()) == pytest.approx(1.0, abs=1e-4)
-    # The start is kept (the thesis cuts at the end), normalised on the kept part only.
-    kept = signal[:8_000]
-    np.testing.assert_allclose(x, (kept - kept.mean()) / kept.std(), atol=1e-4)
-
-
-def test_waveform_peak_and_none_and_silence():
-    signal = np.array([0.1, -0.4, 0.2], dtype=np.float32)
-    np.testing.assert_allclose(make_features("waveform", normalize="peak")(signal), [0.25, -1.0, 0.5])
-    np.testing.assert_array_equal(make_features("waveform", normalize="none")(signal), signal)
-    silent = np.zeros(400, np.float32)
-    for how in ("zscore", "peak", "none"):
-        assert not np.any(make_features("waveform", normalize=how)(silent))
-    assert not np.any(make_features("waveform")(np.full(400, 0.3, np.float32)))  # constant: no signal
-
-
-def test_waveform_fixed_length_pads_and_crops_like_the_thesis():
-    wave = make_features("waveform", fixed_samples=1000, normalize="none")
-    assert wave.spec.length == 1000 and wave.spec.kind == "waveform"
-    short = wave(np.ones(300, np.float32))
-    assert short.shape == (1000,) and short[:300].sum() == 300 and not short[300:].any()
-    np.testing.assert_array_equal(wave(np.arange(1500, dtype=np.float32)), np.arange(1000, dtype=np.float32))
-    assert make_features("waveform").spec.length is None
-
-
-@pytest.mark.parametrize("params, match", [
-    ({"normalize": "rms"}, "normalize must be one of zscore, peak, none"),
-    ({"max_seconds": 0}, "max_seconds must be > 0"),
-    ({"fixed_samples": 0}, "fixed_samples must be a positive"),
-])
-def test_waveform_bad_params(params, match):
-    with pytest.raises(ConfigError, match=match):
-        make_features("waveform", **params)
 
 
 # --------------------------------------------------------------------------- the model
