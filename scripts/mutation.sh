@@ -12,21 +12,22 @@
 #                                             unchecked)
 #   scripts/mutation.sh --report [modules]    the table again, from mutants/
 #
-# Modules: metrics reproducibility splits labels selection standardizer fusion logmel
+# Modules: metrics reproducibility splits labels selection standardizer fusion logmel scalogram
+# waveform
 # ("selection" is the checkpoint choice and early stop, fit.py's _Selection; "standardizer"
 # is features/extract.py's Standardizer). docs/testing.md lists every survivor with the
 # reason it cannot change behaviour. Not part of CI: CI runs the tests it produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(metrics reproducibility splits labels selection standardizer fusion logmel)
+ALL=(metrics reproducibility splits labels selection standardizer fusion logmel scalogram waveform)
 mode=full
 modules=()
 for arg in "$@"; do
     case $arg in
         --report) mode=report ;;
         --rerun-survivors) mode=rerun ;;
-        metrics|reproducibility|splits|labels|selection|standardizer|fusion|logmel) modules+=("$arg") ;;
+        metrics|reproducibility|splits|labels|selection|standardizer|fusion|logmel|scalogram|waveform) modules+=("$arg") ;;
         *) echo "unknown argument '$arg'; modules: ${ALL[*]}" >&2; exit 2 ;;
     esac
 done

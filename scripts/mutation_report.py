@@ -28,6 +28,8 @@ MODULES = {
     "standardizer": ("serkit/features/extract.py", "serkit.features.extract.xǁStandardizerǁ*"),
     "fusion": ("serkit/features/fusion.py", "serkit.features.fusion.*"),
     "logmel": ("serkit/features/logmel.py", "serkit.features.logmel.*"),
+    "scalogram": ("serkit/features/scalogram.py", "serkit.features.scalogram.*"),
+    "waveform": ("serkit/features/waveform.py", "serkit.features.waveform.*"),
 }
 #: mutmut's exit codes that count as killed in its own score: killed, timeout, type check.
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}
