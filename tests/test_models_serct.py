@@ -173,3 +173,17 @@ def test_train_report_bundle_predict(tmp_path, private_cache, one_torch_thread):
     prediction = recognizer.predict(write_tone(tmp_path / "clip.wav", seconds=0.7, rate=44_100))
     assert prediction.label in recognizer.labels
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_the_first_normalisation_reads_real_steps_only():
+    from serkit.models.serct import MaskedChannelNorm
+
+    norm = MaskedChannelNorm(3)
+    h = torch.randn(2, 3, 50) * 4 + 2
+    mask = torch.arange(50).unsqueeze(0) < torch.tensor([[50], [20]])
+    with torch.no_grad():
+        out = norm(h, mask)
+        alone = norm(h[1:, :, :20], mask[1:, :20])
+        expected = torch.nn.functional.group_norm(h[1:, :, :20], 3, eps=1e-5)
+    torch.testing.assert_close(out[1:, :, :20], alone, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(alone, expected, atol=1e-5, rtol=1e-4)  # GroupNorm(C, C) on the clip alone

