@@ -23,7 +23,7 @@ from typing import Any
 
 from torch import nn
 
-from serkit.errors import ConfigError
+from serkit.errors import ConfigError, first_line
 from serkit.inputs import InputSpec, check_compatible
 from serkit.registry import Registry
 
@@ -33,6 +33,7 @@ from serkit.models.serct import DST, SERCT
 from serkit.models.losses import LOSSES
 from serkit.models.baselines import (
     AutoencoderClassifier,
+    CNNBiLSTM,
     CNNClassifier,
     GRUClassifier,
     LSTMClassifier,
@@ -68,22 +69,31 @@ def register_model(name: str, constructor: Callable, *, accepts: tuple[str, ...]
         accepts: the input kinds it reads; a model that takes several chooses one with its
             ``input_kind`` parameter.
         spec_params: constructor parameters filled from the input spec when a config
-            leaves them out: parameter name → InputSpec attribute (``{"n_frames": "length"}``).
+            leaves them out: parameter name → InputSpec attribute (``{"n_frames": "length"}``),
+            or → ``(kind, attribute)`` to take it from a spec of that kind only
+            (``{"n_samples": ("waveform", "length")}``: a fixed-length waveform's samples,
+            not a fixed-length spectrogram's frames).
         sklearn: a scikit-learn estimator (fit/predict_proba), not a torch module.
     """
     MODELS.register(name, constructor, accepts=tuple(accepts), spec_params=dict(spec_params or {}),
                     sklearn=sklearn)
 
 
+#: A fixed-length waveform's sample count, for the models that read the whole clip as one
+#: vector (the SERCT thesis's MLP and SVM on its "Padded Time Series").
+_FIXED_WAVEFORM = {"n_samples": ("waveform", "length")}
+
 register_model("speechnet", SpeechNet, accepts=("vector", "frames"))
-register_model("lstm", LSTMClassifier, accepts=("vector", "frames"))
-register_model("gru", GRUClassifier, accepts=("vector", "frames"))
-register_model("cnn", CNNClassifier, accepts=("vector", "frames"))
+# With input_kind: waveform, frames of frame_samples samples (the SERCT thesis's baselines).
+register_model("lstm", LSTMClassifier, accepts=("vector", "frames", "waveform"))
+register_model("gru", GRUClassifier, accepts=("vector", "frames", "waveform"))
+register_model("cnn", CNNClassifier, accepts=("vector", "frames", "waveform"))
 register_model("transformer", TransformerClassifier, accepts=("vector", "frames"))
 register_model("autoencoder", AutoencoderClassifier, accepts=("vector", "frames"))
 register_model("tcn", TCNClassifier, accepts=("vector", "frames"))
-register_model("mlp", MLPClassifier, accepts=("vector", "frames"))
-register_model("svm", make_svm, accepts=("vector",), sklearn=True)
+register_model("mlp", MLPClassifier, accepts=("vector", "frames", "waveform"), spec_params=_FIXED_WAVEFORM)
+register_model("svm", make_svm, accepts=("vector", "waveform"), spec_params=_FIXED_WAVEFORM, sklearn=True)
+register_model("cnn_bilstm", CNNBiLSTM, accepts=("waveform", "frames"))
 register_model("cnn_transformer", CNNTransformer, accepts=("frames",), spec_params={"n_frames": "length"})
 register_model("wavelet_cnn_lstm", WaveletCNNLSTM, accepts=("image", "frames"),
                spec_params={"channels": "channels", "height": "height"})
@@ -120,7 +130,8 @@ def check_model(name: str, n_features: int, n_classes: int, params: Mapping[str,
 
     Checks, before anything is allocated: the parameter names, their types against the
     constructor's annotations, every size and depth (:mod:`serkit.models.bounds`), then for
-    a torch model its parameter count, by building it on the ``meta`` device.
+    a torch model its parameter count, by building it on the ``meta`` device; a
+    scikit-learn model is built unfitted (its constructor checks its values).
 
     Example:
         >>> check_model("mlp", 107, 5, {"hidden_units": "lots"})
@@ -133,7 +144,12 @@ def check_model(name: str, n_features: int, n_classes: int, params: Mapping[str,
     check_io_sizes("model", name, n_features, n_classes)
     check_params_types("model", name, constructor, params)
     check_depths("model", name, params)
-    if not is_sklearn(name):
+    if is_sklearn(name):
+        try:
+            constructor(n_features, n_classes, **params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model {name!r} cannot be built with {dict(params)}: {first_line(exc)}") from None
+    else:
         check_model_size("model", name, lambda: constructor(n_features, n_classes, **params), params,
                          n_features, n_classes)
 
@@ -142,11 +158,15 @@ def resolved_params(name: str, spec: InputSpec, params: Mapping[str, Any] | None
     """``params`` plus what model ``name`` takes from its input's ``spec``.
 
     A model built for fixed-length spectrograms (``cnn_transformer``) takes ``n_frames``
-    from ``spec.length`` unless given. Bundles store the resolved params so that the
-    weights load without the extractor's help.
+    from ``spec.length`` unless given; ``mlp`` and ``svm`` take ``n_samples`` from a
+    fixed-length waveform's. Bundles store the resolved params so that the weights load
+    without the extractor's help.
     """
     params = dict(params or {})
-    for param, attribute in MODELS.info(name)["spec_params"].items():
+    for param, source in MODELS.info(name)["spec_params"].items():
+        kind, attribute = source if isinstance(source, tuple) else (spec.kind, source)
+        if kind != spec.kind:
+            continue
         value = getattr(spec, attribute)
         if param not in params and value is not None:
             params[param] = value
@@ -190,7 +210,13 @@ def check_input(model: str, params: Mapping[str, Any] | None, features: str, spe
         ...
         serkit.errors.ConfigError: model 'cnn_transformer' expects 'frames' input, not the 'vector' that features 'fusion107' produce; choose features that give frames, or another model
     """
-    check_compatible(model, model_input_kind(model, params), features, spec)
+    kind = model_input_kind(model, params)
+    if kind != spec.kind and spec.kind in MODELS.info(model)["accepts"]:
+        given = "" if "input_kind" in (params or {}) else " (its default)"
+        raise ConfigError(f"model {model!r} reads {kind!r} input with input_kind {kind!r}{given}, not the "
+                          f"{spec.kind!r} that features {features!r} produce; set model.params.input_kind: "
+                          f"{spec.kind}")
+    check_compatible(model, kind, features, spec)
 
 
 def n_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
@@ -219,6 +245,7 @@ __all__ = [
     "MAX_WIDTH",
     "MODELS",
     "AutoencoderClassifier",
+    "CNNBiLSTM",
     "CNNClassifier",
     "CNNTransformer",
     "GRUClassifier",

@@ -52,6 +52,11 @@ MAX_PARAMETERS = 100_000_000
 DEPTH_PARAMS = frozenset({"n_layers", "num_layers", "levels", "routing_iterations"})
 #: The largest integer a feature extractor's parameter may have (sample rates, FFT sizes).
 MAX_FEATURE_INT = 1_000_000
+#: Model parameters that count the samples of a fixed-length waveform (``mlp`` and ``svm``
+#: read it as one vector): bounded by :data:`MAX_FEATURE_INT`, like the features'
+#: ``fixed_samples`` they come from (the SERCT thesis's clip is 144 000 samples, over
+#: :data:`MAX_WIDTH`); the parameter count still bounds the model.
+SAMPLE_PARAMS = frozenset({"n_samples"})
 
 
 def check_params_types(kind: str, name: str, constructor: Callable, params: Mapping[str, Any], *,
@@ -74,7 +79,8 @@ def check_params_types(kind: str, name: str, constructor: Callable, params: Mapp
             raise ConfigError(f"{kind} {name!r}: parameter names must be strings, not {key!r}")
         hint = hints.get(key)
         if hint is not None:
-            _check_value(hint, value, f"{kind} {name!r}: {key}", key, max_int)
+            limit = max(max_int, MAX_FEATURE_INT) if key in SAMPLE_PARAMS else max_int
+            _check_value(hint, value, f"{kind} {name!r}: {key}", key, limit)
 
 
 def check_model_size(kind: str, name: str, build: Callable[[], Any], params: Mapping[str, Any],

@@ -13,7 +13,8 @@ from torch import nn
 
 from serkit.errors import ConfigError
 
-#: The input kinds a torch model can take: one vector per utterance, or padded frames.
+#: The input kinds most torch models take: one vector per utterance, or padded frames (a
+#: few also read a waveform: ``serkit.models.MODELS.info(name)["accepts"]``).
 INPUT_KINDS: tuple[str, ...] = ("vector", "frames")
 
 
@@ -36,6 +37,30 @@ def check_positive(model: str, **values: int | float) -> None:
 def check_dropout(model: str, dropout: float) -> None:
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"model {model!r}: dropout must be in [0, 1), not {dropout!r}")
+
+
+def check_fixed_waveform(model: str, n_features: int, n_samples: int | None) -> int:
+    """The input width of a model that reads a whole fixed-length waveform as one vector: ``n_samples``.
+
+    Raises:
+        ConfigError: no ``n_samples`` (the features give clips of varying length), one < 1,
+            or ``n_features`` other than 1 (not a waveform).
+
+    Example:
+        >>> check_fixed_waveform("mlp", 1, None)
+        Traceback (most recent call last):
+        ...
+        serkit.errors.ConfigError: model 'mlp' reads a waveform as one vector: set features.params.fixed_samples (every clip padded or cut to that many samples, e.g. 48000 = 3 s at 16 kHz)
+    """
+    if n_samples is None:
+        raise ConfigError(f"model {model!r} reads a waveform as one vector: set features.params.fixed_samples "
+                          "(every clip padded or cut to that many samples, e.g. 48000 = 3 s at 16 kHz)")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ConfigError(f"model {model!r}: n_samples must be a positive number of samples, not {n_samples!r}")
+    if n_features != 1:
+        raise ConfigError(f"model {model!r} with input_kind='waveform' reads 1 value per sample, not "
+                          f"{n_features}-wide frames; use features that give a waveform (features: waveform)")
+    return n_samples
 
 
 def frame_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -120,6 +145,39 @@ def packed_interval_pool(frames: torch.Tensor, lengths: torch.Tensor, n_interval
     index = first.flatten().repeat_interleave(counts) + within
     pooled = F.embedding_bag(index, frames, bag_starts, mode="mean")  # (B * S, C)
     return pooled.view(lengths.shape[0], n_intervals, frames.shape[-1])
+
+
+def waveform_frames(x: torch.Tensor, lengths: torch.Tensor | None,
+                    frame_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded samples ``(B, S)`` as non-overlapping frames ``(B, ceil(S/n), n)`` and their CPU lengths.
+
+    Samples past each clip's length are zeroed first (whatever the batch padded it with),
+    so the last, partial frame of a clip holds the same values alone or batched with a
+    longer clip; a clip of ``L`` samples has ``ceil(L / n)`` frames.
+
+    Args:
+        x: ``(B, S)`` samples, zero-padded at the end.
+        lengths: real samples per clip ``(B,)``; None when nothing is padded.
+        frame_samples: ``n``, samples per frame (320 = 20 ms at 16 kHz).
+
+    Raises:
+        ValueError: ``x`` is not ``(B, S)``, or bad ``lengths``.
+
+    Example:
+        >>> frames, n = waveform_frames(torch.ones(2, 7), torch.tensor([7, 4]), 3)
+        >>> tuple(frames.shape), n.tolist(), frames[1].flatten().tolist()
+        ((2, 3, 3), [3, 2], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    """
+    if x.dim() != 2:
+        raise ValueError(f"a waveform batch is (batch, samples), not shape {tuple(x.shape)}")
+    lengths = frame_lengths(x, lengths)
+    keep = sequence_mask(lengths, x.shape[1], device=x.device)
+    x = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))  # where: padding may be nan
+    # Always the same padding, then a cut at a length derived from the input's: the frame
+    # count stays a function of the length in an exported (ONNX) graph, not a constant.
+    frames = (x.shape[1] + frame_samples - 1) // frame_samples
+    x = F.pad(x, (0, frame_samples - 1))[:, : frames * frame_samples]
+    return x.reshape(x.shape[0], -1, frame_samples), (lengths + frame_samples - 1) // frame_samples
 
 
 def vector_as_steps(x: torch.Tensor, n_steps: int) -> torch.Tensor:

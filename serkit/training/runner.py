@@ -36,7 +36,7 @@ from serkit.features.cache import FeatureCache
 from serkit.features.extract import Standardizer, extract_corpus
 from serkit.fileio import atomic_write_bytes, atomic_write_text
 from serkit.batching import FeatureSet
-from serkit.models import is_sklearn, make_loss, make_model, make_model_for
+from serkit.models import is_sklearn, make_loss, make_model_for
 from serkit.progress import progress_bar
 from serkit.rundir import FoldDir, RunDir
 from serkit.splits import Fold, SplitPlan, make_split
@@ -327,19 +327,30 @@ def _calibrated(model, val: FeatureSet, test_probabilities: np.ndarray, settings
 def _fit_sklearn(config, dataset, train, test, fold_dir: FoldDir) -> np.ndarray:
     import joblib
 
-    if train.is_sequence:
+    spec = dataset.extractor.spec
+    if train.is_sequence and not (spec.kind == "waveform" and spec.length is not None):
         raise ConfigError(f"model {config.model.name!r} needs one feature vector per utterance; "
-                          "use features with pooling: mean")
-    model = make_model(config.model.name, n_features=dataset.extractor.spec.dim,
-                       n_classes=len(dataset.classes), **config.model.params)
-    model.fit(train.features, train.targets)
+                          "use features with pooling: mean, or a waveform with fixed_samples")
+    model = make_model_for(config.model.name, spec, len(dataset.classes), **config.model.params)
+    model.fit(_as_vectors(train, spec), train.targets)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     atomic_write_bytes(fold_dir.model_joblib, buffer.getvalue())
     # predict_proba covers the classes seen in training; place them in the full class order.
     probabilities = np.zeros((len(test), len(dataset.classes)))
-    probabilities[:, model.classes_] = model.predict_proba(test.features)
+    if len(test):
+        probabilities[:, model.classes_] = model.predict_proba(_as_vectors(test, spec))
     return probabilities
+
+
+def _as_vectors(side: FeatureSet, spec) -> np.ndarray:
+    """``(n, dim)`` for a scikit-learn model: vectors as they are, fixed-length waveforms
+    (every clip ``spec.length`` samples, read lazily from the cache) stacked one per row."""
+    if not side.is_sequence:
+        return side.features
+    if not len(side):
+        return np.zeros((0, spec.length), np.float32)
+    return np.stack([np.asarray(x, dtype=np.float32) for x in side.features])
 
 
 def _augmented(config: ExperimentConfig, dataset: Dataset, ids, train: FeatureSet, *, seed: int,
