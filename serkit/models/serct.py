@@ -42,7 +42,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.errors import ConfigError
-from serkit.models.layers import check_dropout, check_positive, masked_mean, sequence_mask, sinusoidal_positions
+from serkit.models.layers import (
+    check_dropout,
+    check_positive,
+    masked_mean,
+    sequence_mask,
+    sinusoidal_positions,
+    waveform_frames,
+)
 
 #: (kernel, stride, padding) of each convolution, by front end.
 FRONT_ENDS: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -130,13 +137,8 @@ class SampleFrames(nn.Module):
         self.frame_samples = frame_samples
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        n = self.frame_samples
-        x = x * sequence_mask(lengths, x.shape[1], device=x.device).to(x.dtype)
-        pad = (-x.shape[1]) % n
-        if pad:
-            x = F.pad(x, (0, pad))
-        frames = x.reshape(x.shape[0], -1, n)
-        return frames, ((lengths + n - 1) // n).clamp(1, frames.shape[1])
+        frames, counts = waveform_frames(x, lengths, self.frame_samples)
+        return frames, counts.to(x.device).clamp_min(1)
 
 
 class DeformableAttention(nn.Module):
