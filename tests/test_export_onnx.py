@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from serkit.audio import load_audio
@@ -120,6 +121,91 @@ def test_frames_model_with_a_standardizer_is_folded_in(tmp_path, model_name, par
         expected = recognizer.predict(audio).probabilities
         np.testing.assert_allclose(got, [expected[c] for c in recognizer.labels], atol=TOLERANCE, rtol=0)
     assert read_onnx_metadata(out)["features"]["params"]["pooling"] == "none"
+
+
+#: A SERCT small enough to export in seconds; untrained (its outputs mean nothing).
+SERCT_PARAMS = {"channels": 8, "d_model": 16, "n_layers": 1, "n_heads": 2, "ffn": 16, "head_units": [8]}
+SERCT_LABELS = ["anger", "neutral", "sadness"]
+
+
+@pytest.fixture(scope="module")
+def serct(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A tiny SERCT bundle on the waveform feature, exported once through `serkit export`:
+    (bundle, onnx file, what the command printed)."""
+    folder = tmp_path_factory.mktemp("serct")
+    torch.set_num_threads(1)
+    torch.manual_seed(3)
+    model = make_model("serct", 1, len(SERCT_LABELS), **SERCT_PARAMS)
+    bundle = save_bundle(folder / "serct", name="serct-tiny", model=model, extractor=make_features("waveform"),
+                         standardizer=None, labels=SERCT_LABELS, model_params=SERCT_PARAMS)
+    path, printed = folder / "serct.onnx", io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(bundle), "--onnx", str(path)]) == 0
+    return bundle, path, printed.getvalue()
+
+
+def noise_wav(path: Path, seconds: float, rate: int = 16_000, seed: int = 0) -> Path:
+    """Random speech-loud noise: every sample matters to a waveform model."""
+    x = 0.1 * np.random.default_rng(seed).standard_normal(round(seconds * rate))
+    sf.write(str(path), x.astype(np.float32), rate)
+    return path
+
+
+def test_a_waveform_model_exports_and_matches_the_recognizer(serct, tmp_path):
+    bundle, path, printed = serct
+    meta = read_onnx_metadata(path)
+    assert meta["input_kind"] == "waveform" and meta["model"]["name"] == "serct"
+    assert meta["n_features"] == 1 and meta["labels"] == SERCT_LABELS
+    assert "float32 (batch, samples), from serkit.features.make_features: waveform(" in printed
+    recognizer = load_model(bundle)
+    extractor = make_features(meta["features"]["name"], **meta["features"]["params"])
+    # 1.3 s, and a clip shorter than it: the graph takes no lengths, so clips of different
+    # lengths go one per call (a padded batch would read its zeros as audio).
+    for seconds in (1.3, 0.4):
+        clip = noise_wav(tmp_path / f"{seconds}.wav", seconds, seed=int(10 * seconds))
+        samples = extractor(load_audio(clip, sample_rate=meta["sample_rate"]))
+        assert samples.shape == (round(seconds * 16_000),)
+        got = run_onnx(path, samples[None])[0]
+        expected = recognizer.predict(clip).probabilities
+        np.testing.assert_allclose(got, [expected[c] for c in SERCT_LABELS], atol=TOLERANCE, rtol=0)
+        assert got.max() < 0.999  # unsaturated: the comparison means something
+
+
+def test_the_waveform_graph_takes_a_batch_of_equal_lengths(serct):
+    bundle, path, _ = serct
+    x = np.random.default_rng(5).standard_normal((4, 20_800)).astype(np.float32)
+    got = run_onnx(path, x)
+    wrapper = ProbabilityNetwork(load_parts(bundle)[3], None).eval()
+    with torch.inference_mode():
+        np.testing.assert_allclose(got, wrapper(torch.from_numpy(x)).numpy(), atol=TOLERANCE, rtol=0)
+
+
+def test_a_waveform_model_predicts_a_44_khz_file(serct, tmp_path):
+    """serkit.audio resamples the file to the bundle's 16 kHz before the waveform feature."""
+    bundle, path, _ = serct
+    recognizer = load_model(bundle)
+    clip = noise_wav(tmp_path / "cd.wav", 1.3, rate=44_100, seed=7)
+    prediction = recognizer.predict(clip)
+    assert prediction.duration_s == pytest.approx(1.3, abs=1e-3)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    samples, n = recognizer.raw_features(clip)
+    assert samples.shape == (20_800,) and n == 20_800  # 1.3 s at 16 kHz
+    got = run_onnx(path, samples[None])[0]
+    np.testing.assert_allclose(got, [prediction.probabilities[c] for c in SERCT_LABELS], atol=TOLERANCE, rtol=0)
+
+
+def test_export_checks_lengths_of_real_clips():
+    """The example and the checks are clips' lengths: a branch on a short example's length
+    (SERCT pads what is shorter than its receptive field) would otherwise go unseen."""
+    waveform = make_features("waveform").spec
+    # One sample over a second: no frame size divides it (DST pads to whole 320-sample
+    # frames, a branch a graph exported from 16 000 samples left out).
+    assert tuple(onnx_export.example_input(waveform).shape) == (2, 16_001)
+    assert onnx_export.check_steps(waveform) == [4_000, 20_480]  # 0.25 s; 1.28 s = 64 frames of 320
+    assert onnx_export.check_steps(make_features("fusion107").spec) == [None]
+    frames = make_features("fusion107", pooling="none").spec  # 62.5 frames a second
+    assert tuple(onnx_export.example_input(frames).shape) == (2, 63, 107)
+    assert onnx_export.check_steps(frames) == [onnx_export.CHECK_MIN_STEPS, 80]
 
 
 def test_falls_back_to_the_torchscript_exporter(tiny_bundle, tmp_path, monkeypatch):

@@ -2,8 +2,9 @@
 
 Streamlit runs as a child process (``python -m streamlit run``) because it owns its event
 loop and signal handling. The page's settings travel in environment variables
-(:class:`serkit.demo.DemoSettings`); the samples folder and the model are checked here
-first, so a typo is one line in the terminal rather than an error page in the browser.
+(:class:`serkit.demo.DemoSettings`); the samples folder, the models folder and the first
+model are checked here first, so a typo is one line in the terminal rather than an error
+page in the browser.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ def add_parser(commands) -> None:
     demo.add_argument("--samples", type=Path, default=None, metavar="FOLDER",
                       help="folder of sample clips, searched recursively for audio files (wav, flac, ogg, ...), "
                            "e.g. a corpus folder (default: serkit's example clips)")
+    demo.add_argument("--models", type=Path, default=None, metavar="DIR",
+                      help="a folder of bundle folders (as `serkit bundle` writes them): the page offers each "
+                           "beside the bundled models (default: $SERKIT_DEMO_MODELS, else the bundled ones only)")
     demo.add_argument("--model", default="default", metavar="NAME|PATH",
-                      help="a bundled model's name or a bundle folder (default: %(default)s)")
+                      help="the model shown first: a bundled model's name, the name of a bundle folder in "
+                           "--models, or a bundle folder (default: %(default)s)")
     demo.add_argument("--port", type=int, default=8501, help="port to listen on (default: %(default)s)")
     demo.add_argument("--host", default="localhost",
                       help="address to listen on; 0.0.0.0 serves every interface (default: %(default)s)")
@@ -38,15 +43,28 @@ def add_parser(commands) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from serkit.demo import DEFAULT_SAMPLES, DemoSettings, find_samples
+    from serkit.demo import (
+        DEFAULT_SAMPLES,
+        MODELS_ENV,
+        DemoSettings,
+        check_models_folder,
+        find_samples,
+        model_catalogue,
+    )
 
     _require_streamlit()
+    models = args.models or (Path(os.environ[MODELS_ENV]) if os.environ.get(MODELS_ENV) else None)
     settings = DemoSettings(samples=(args.samples or DEFAULT_SAMPLES).expanduser().resolve(),
-                            model=_model_argument(args.model))
+                            model=_model_argument(args.model),
+                            models=None if models is None else check_models_folder(models).resolve())
     find_samples(settings.samples)  # raises ConfigError for a missing folder
-    _check_model(settings.model)
-    print(f"serkit demo: serving http://{args.host}:{args.port} (model {settings.model}, "
-          f"samples {settings.samples}); press Ctrl+C to stop", flush=True)
+    catalogue = model_catalogue(settings.models, settings.model)  # raises ConfigError for an unknown --model
+    for line in catalogue.skipped:
+        print(f"serkit demo: {line}", file=sys.stderr)
+    _check_model(catalogue.choices[catalogue.initial].key)
+    count = len(catalogue.choices)
+    print(f"serkit demo: serving http://{args.host}:{args.port} (model {settings.model} of {count} to choose "
+          f"from, samples {settings.samples}); press Ctrl+C to stop", flush=True)
     return _run_until_stopped(streamlit_command(args.host, args.port), {**os.environ, **settings.to_environ()})
 
 

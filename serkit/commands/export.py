@@ -6,11 +6,20 @@ import argparse
 from pathlib import Path
 
 DESCRIPTION = """\
-Export MODEL's network to ONNX: input the features of clips, (batch, dim) or
-(batch, frames, dim); output class probabilities (standardisation folded in, softmax at
-the end). Feature extraction stays outside the graph: the file's metadata names the
-feature extractor, its parameters, the sample rate and the labels, so that
+Export MODEL's network to ONNX: input the features of clips, (batch, dim),
+(batch, frames, dim), (batch, channels, height, frames) or, for a waveform model such as
+serct, the samples (batch, samples); output class probabilities (standardisation folded
+in, softmax at the end). Feature extraction stays outside the graph: the file's metadata
+names the feature extractor, its parameters, the sample rate and the labels, so that
 serkit.features.make_features(name, **params) reproduces the front end."""
+
+#: The graph's input layout by input kind (serkit.inputs), as `serkit export` prints it.
+INPUT_LAYOUTS = {
+    "vector": "(batch, dim) with dim {dim}",
+    "frames": "(batch, frames, dim) with dim {dim}",
+    "image": "(batch, channels, height, frames)",
+    "waveform": "(batch, samples)",
+}
 
 
 def add_parser(commands) -> None:
@@ -33,9 +42,9 @@ def run(args) -> int:
     for failure in result.failures:
         print(f"  (not used: {failure})")
     features = f"{meta['features']['name']}({_params(meta['features']['params'])})"
-    shape = "(batch, dim)" if meta["input_kind"] == "vector" else "(batch, frames, dim)"
-    print(f"input 'features': float32 {shape} with dim {meta['n_features']}, from "
-          f"serkit.features.make_features: {features} on mono audio at {meta['sample_rate']} Hz")
+    layout = INPUT_LAYOUTS[meta["input_kind"]].format(dim=meta["n_features"])
+    print(f"input 'features': float32 {layout}, from serkit.features.make_features: "
+          f"{features} on mono audio at {meta['sample_rate']} Hz")
     print(f"output 'probabilities': {', '.join(meta['labels'])}")
     return 0
 

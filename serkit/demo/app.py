@@ -1,11 +1,15 @@
-"""The serkit web demo: pick or upload a clip, press Detect, see every emotion's probability.
+"""The serkit web demo: choose a model, pick or upload a clip, press Detect, see every
+emotion's probability.
 
-A Streamlit page. Start it with ``serkit demo [--samples FOLDER] [--model NAME|PATH]``, or
-``SERKIT_DEMO_SAMPLES=... SERKIT_DEMO_MODEL=... streamlit run serkit/demo/app.py``.
+A Streamlit page. Start it with ``serkit demo [--samples FOLDER] [--models DIR]
+[--model NAME|PATH]``, or ``SERKIT_DEMO_SAMPLES=... SERKIT_DEMO_MODELS=...
+SERKIT_DEMO_MODEL=... streamlit run serkit/demo/app.py``.
 
-Streamlit reruns this script from the top on every click. The model is loaded once per
-process (``st.cache_resource``) and shared by every rerun and every visitor; the
-recognizer is thread-safe, so concurrent visitors need no lock.
+Streamlit reruns this script from the top on every click. The sidebar lists the installed
+bundles (:func:`serkit.demo.model_catalogue`, re-read every minute); each is loaded when
+first chosen, once per process (``st.cache_resource``, keyed by the bundle's path), and
+shared by every rerun and every visitor; the recognizer is thread-safe, so concurrent
+visitors need no lock.
 """
 
 from __future__ import annotations
@@ -23,9 +27,14 @@ from serkit.demo import (
     TIMELINE_MIN_S,
     WORKFLOW_IMAGE,
     DemoSettings,
+    ModelCatalogue,
+    ModelChoice,
+    describe_choice,
     find_samples,
+    model_catalogue,
 )
 from serkit.errors import SerkitError
+from serkit.inference.bundle import read_model_card
 
 if TYPE_CHECKING:  # the real import pulls in torch; the page loads it once, in load_recognizer
     from serkit.inference import Prediction, Recognizer, Timeline
@@ -33,6 +42,7 @@ if TYPE_CHECKING:  # the real import pulls in torch; the page loads it once, in 
 #: The timeline's windows: long enough for an emotion to show, a step fine enough to follow it.
 WINDOW_S, HOP_S = 3.0, 1.0
 RESULT_KEY = "serkit_demo_result"
+MODEL_KEY = "model"  # the model list's widget
 
 
 @dataclass(frozen=True)
@@ -47,17 +57,25 @@ class Clip:
 @dataclass(frozen=True)
 class Result:
     clip_key: str
+    model_key: str  # a result is never shown for another model either
     prediction: Prediction
     timeline: Timeline | None  # for long clips only
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
 def load_recognizer(model: str) -> Recognizer:
-    """The recognizer for ``model``, loaded once and shared across reruns and sessions."""
+    """The recognizer of the bundle folder ``model``, loaded once and shared across reruns
+    and sessions."""
     # Imported here: the import pulls in torch, which the page only needs once.
     from serkit.inference import load_model
 
     return load_model(model)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def list_choices(models: str, initial: str) -> ModelCatalogue:
+    """The models to choose from (bundle.json files only); re-read every minute, not on every click."""
+    return model_catalogue(models or None, initial)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -72,35 +90,62 @@ def main() -> None:
     settings = DemoSettings.from_environ()
     st.title("Speech emotion recognition")
     st.image(str(WORKFLOW_IMAGE), width="stretch")
-    recognizer = _recognizer_or_stop(settings.model)
-    _show_model(recognizer, settings)
+    choice = _choose_model(settings)
+    recognizer = _recognizer_or_stop(choice)
+    with st.sidebar:
+        st.header("Samples")
+        st.caption(str(settings.samples))
     clip = _choose_clip(settings.samples)
     if st.button("Detect", type="primary", disabled=clip is None):
-        _detect(recognizer, clip)
+        _detect(recognizer, clip, choice.key)
     result = st.session_state.get(RESULT_KEY)
-    if clip is not None and result is not None and result.clip_key == clip.key:
+    if clip is not None and result is not None and (result.clip_key, result.model_key) == (clip.key, choice.key):
         _show_result(result, recognizer.labels)
 
 
-def _recognizer_or_stop(model: str) -> Recognizer:
+def _choose_model(settings: DemoSettings) -> ModelChoice:
+    """The model list in the sidebar and what the chosen bundle says of itself.
+
+    A folder that is not a bundle is one warning line; a ``--model`` that is not a model
+    stops the page with an error.
+    """
     try:
-        return load_recognizer(model)
+        catalogue = list_choices(str(settings.models or ""), settings.model)
     except SerkitError as exc:
         st.error(f"Cannot load the model: {exc}")
         st.stop()
-
-
-def _show_model(recognizer: Recognizer, settings: DemoSettings) -> None:
+    choices = {choice.key: choice for choice in catalogue.choices}
     with st.sidebar:
         st.header("Model")
-        st.markdown(f"**{recognizer.name}**")
-        description = recognizer.info.get("description")
-        if description:
-            st.write(description)
-        st.markdown("**Emotions:** " + ", ".join(recognizer.labels))
-        st.caption(f"Audio is resampled to {recognizer.sample_rate / 1000:g} kHz mono.")
-        st.header("Samples")
-        st.caption(str(settings.samples))
+        key = st.selectbox("Choose a model", list(choices), index=catalogue.initial,
+                           format_func=lambda k: choices[k].title if k in choices else k, key=MODEL_KEY)
+        # A model chosen before the list was re-read without it: the first one instead.
+        choice = choices.get(key) or catalogue.choices[catalogue.initial]
+        for line in describe_choice(choice):
+            st.markdown(line)
+        st.caption(f"{choice.path}. Audio is resampled to {choice.sample_rate / 1000:g} kHz mono.")
+        _model_card(choice)
+        for line in catalogue.skipped:
+            st.warning(line)
+    return choice
+
+
+def _model_card(choice: ModelChoice) -> None:
+    try:
+        card = read_model_card(choice.path)
+    except SerkitError:
+        return  # the card is for people; a bundle without a readable one still runs
+    if card:
+        with st.expander("Model card"):
+            st.markdown(card)
+
+
+def _recognizer_or_stop(choice: ModelChoice) -> Recognizer:
+    try:
+        return load_recognizer(choice.key)
+    except SerkitError as exc:
+        st.error(f"Cannot load the model {choice.name!r}: {exc}")
+        st.stop()
 
 
 def _choose_clip(samples_folder: Path) -> Clip | None:
@@ -153,7 +198,7 @@ def _mime(filename: str) -> str:
     return f"audio/{suffix or 'wav'}"
 
 
-def _detect(recognizer: Recognizer, clip: Clip) -> None:
+def _detect(recognizer: Recognizer, clip: Clip, model_key: str) -> None:
     """Run the model on ``clip``; bad audio becomes an error box, never a traceback."""
     st.session_state.pop(RESULT_KEY, None)
     try:
@@ -165,7 +210,7 @@ def _detect(recognizer: Recognizer, clip: Clip) -> None:
     except SerkitError as exc:
         st.error(str(exc))
         return
-    st.session_state[RESULT_KEY] = Result(clip.key, prediction, timeline)
+    st.session_state[RESULT_KEY] = Result(clip.key, model_key, prediction, timeline)
 
 
 def _show_result(result: Result, labels: list[str]) -> None:

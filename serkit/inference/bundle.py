@@ -54,6 +54,8 @@ CARD_FILE = "MODEL_CARD.md"
 #: The largest bundle.json read: it holds names, parameters, a standardizer and metrics,
 #: a few hundred kB at most; a bigger file is not a bundle's.
 MAX_INFO_BYTES = 64_000_000
+#: The largest MODEL_CARD.md read (serkit writes a few kB).
+MAX_CARD_BYTES = 1_000_000
 #: How deeply bundle.json may nest (what serkit writes nests under ten levels).
 MAX_INFO_DEPTH = 64
 #: Every key of bundle.json, in the order it is written.
@@ -258,6 +260,29 @@ def read_bundle(path: str | Path) -> dict:
                           "damaged, rebuild it with `serkit bundle`")
     _check_info(info, folder)
     return info
+
+
+def read_model_card(path: str | Path, *, limit: int = MAX_CARD_BYTES) -> str | None:
+    """The text of a bundle's MODEL_CARD.md, or None where the bundle has none.
+
+    Read as the bundle's other files are: a plain file in the folder itself, never
+    through a link.
+
+    Raises:
+        ConfigError: the card is a link, not a regular file, over ``limit`` bytes,
+            unreadable or not UTF-8.
+    """
+    folder = Path(path)
+    if folder.name == BUNDLE_FILE and folder.is_file():
+        folder = folder.parent
+    try:
+        data = _read_inside(folder, CARD_FILE, what="model card", limit=limit)
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{folder / CARD_FILE}: the bundle's model card is not UTF-8 text") from None
 
 
 def _read_inside(folder: Path, name: str, *, what: str, limit: int | None = None) -> bytes:

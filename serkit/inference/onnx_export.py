@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from serkit.errors import MissingDependencyError, SerkitError, first_line
+from serkit.inference.recognizer import MIN_DURATION_S
 from serkit.inputs import InputSpec
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,20 @@ _INT_KEYS = ("sample_rate", "n_features")
 _TORCHSCRIPT_OPSET = 17
 #: Exporters in the order they are tried.
 EXPORTERS = ("dynamo", "torchscript")
+#: Seconds of audio along the time axis of the export example, and of the check batches
+#: (the shortest clip a Recognizer takes, and 1.28 s: 20 480 samples, whole frames of 320
+#: and of every power of two up to 4096), where the input spec gives a rate. An exporter
+#: keeps a branch on the input's length the way the example took it, so the example is a
+#: real clip's length plus one step, which no frame size divides: SERCT's CNN pads a
+#: waveform shorter than its receptive field (400 samples), and a graph exported from 50
+#: samples padded every clip (a tiny SERCT's probabilities were 0.06 off on a 1.3 s clip,
+#: which a check on 37 samples did not see); DST pads a clip to whole 320-sample frames,
+#: and a graph exported from 16 000 samples never padded (clips of other lengths failed).
+EXAMPLE_S = 1.0
+CHECK_S = (MIN_DURATION_S, 1.28)
+#: The fewest steps an example (a check) has, whatever the rate: frame models pool and
+#: convolve over some tens of frames.
+EXAMPLE_MIN_STEPS, CHECK_MIN_STEPS = 50, 37
 
 
 @dataclass(frozen=True)
@@ -73,18 +88,20 @@ def export_onnx(model: str | Path, out: str | Path, *, tolerance: float = TOLERA
     **params)`` on mono float32 audio at the stored sample rate (both in the file's
     metadata), then run the graph:
 
-    - input ``features``: float32 ``(batch, dim)`` for vector features, or
-      ``(batch, frames, dim)`` for frame features (the batch dimension is dynamic, and
-      the frame count too; clips of different lengths go one per call, as no padding
-      mask is taken);
+    - input ``features``: float32 ``(batch, dim)`` for vector features,
+      ``(batch, frames, dim)`` for frame features, ``(batch, channels, height, frames)``
+      for images, or ``(batch, samples)`` for a waveform (the batch dimension is dynamic,
+      and the frame or sample count too; clips of different lengths go one per call, as
+      no padding mask is taken; a waveform or frames at least as long as
+      :data:`~serkit.inference.MIN_DURATION_S` of audio, the shortest a Recognizer takes);
     - output ``probabilities``: float32 ``(batch, classes)``, each row summing to 1, in
       the order of the ``labels`` metadata.
 
     The bundle's standardisation is folded into the graph (raw extractor output goes in)
     and softmax is its last step. The dynamo exporter is tried first and the TorchScript
     one if it fails; each result is checked against PyTorch with onnxruntime on inputs
-    of another batch size (and frame count) than the export example, and is rejected if
-    a probability differs by more than ``tolerance``.
+    of another batch size (and two other lengths, :func:`check_steps`) than the export
+    example, and is rejected if a probability differs by more than ``tolerance``.
 
     ``metadata_props`` (read them back with :func:`read_onnx_metadata`): ``labels``,
     ``sample_rate``, ``features`` ({"name", "params"}), ``input_kind``, ``n_features``,
@@ -195,17 +212,31 @@ class ProbabilityNetwork(torch.nn.Module):
 
 # --- exporting and checking -------------------------------------------------------------
 
-def example_input(spec: InputSpec, *, batch: int = 2, steps: int = 50, seed: int = 0):
+def example_input(spec: InputSpec, *, batch: int = 2, steps: int | None = None, seed: int = 0):
     """A float32 batch of the graph's input layout (made by the one collate), standard
-    normal values; ``steps`` along the time axis unless the spec fixes the length."""
+    normal values; ``steps`` along the time axis unless the spec fixes the length
+    (default: one more than :data:`EXAMPLE_S` seconds at the spec's rate, or than
+    :data:`EXAMPLE_MIN_STEPS`)."""
     from serkit.batching import collate
 
     generator = torch.Generator().manual_seed(seed)
     shape = list(spec.shape)
     if spec.time_axis is not None:
-        shape.insert(spec.time_axis, spec.length or steps)
+        shape.insert(spec.time_axis, spec.length or steps or time_steps(spec, EXAMPLE_S, EXAMPLE_MIN_STEPS) + 1)
     items = [torch.randn(*shape, generator=generator).numpy() for _ in range(batch)]
     return collate(items, spec.kind)[0]
+
+
+def time_steps(spec: InputSpec, seconds: float, at_least: int) -> int:
+    """Steps along the time axis for ``seconds`` of audio (``at_least`` where the rate is unknown)."""
+    return max(at_least, round(spec.rate * seconds)) if spec.rate else at_least
+
+
+def check_steps(spec: InputSpec) -> list[int | None]:
+    """The time-axis lengths the export is checked at: one per :data:`CHECK_S` (None: no time axis)."""
+    if spec.time_axis is None or spec.length is not None:
+        return [None]
+    return sorted({time_steps(spec, seconds, CHECK_MIN_STEPS) for seconds in CHECK_S})
 
 
 def _dynamic_axes(spec: InputSpec) -> dict[int, str]:
@@ -238,22 +269,25 @@ def _export(wrapper, exporter: str, spec: InputSpec):
 def max_difference(proto, wrapper, spec: InputSpec, standardizer=None) -> float:
     """Largest |onnxruntime − PyTorch| probability on random inputs.
 
-    The inputs have another batch size (and length) than the export example, so a
-    graph that baked in the example's shape fails here, and are spread like the raw
-    features the standardizer expects.
+    The inputs have another batch size (and lengths: :func:`check_steps`) than the export
+    example, so a graph that baked in the example's shape, or a branch its length took,
+    fails here; they are spread like the raw features the standardizer expects.
     """
     import onnxruntime
 
-    x = example_input(spec, batch=3, steps=37, seed=1)
-    if standardizer is not None:
-        x = x * torch.tensor(standardizer.scale, dtype=torch.float32) + torch.tensor(
-            standardizer.mean, dtype=torch.float32)
     session = onnxruntime.InferenceSession(proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
-    with torch.inference_mode():
-        expected = wrapper(x).numpy()
-    return float(np.max(np.abs(got - expected)))
+    worst = 0.0
+    for seed, steps in enumerate(check_steps(spec), start=1):
+        x = example_input(spec, batch=3, steps=steps, seed=seed)
+        if standardizer is not None:
+            x = x * torch.tensor(standardizer.scale, dtype=torch.float32) + torch.tensor(
+                standardizer.mean, dtype=torch.float32)
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        with torch.inference_mode():
+            expected = wrapper(x).numpy()
+        worst = max(worst, float(np.max(np.abs(got - expected))))
+    return worst
 
 
 def _add_metadata(proto, info: dict, input_kind: str, exporter: str) -> None:
