@@ -176,6 +176,18 @@ def test_logmel_keeps_only_the_head_of_a_long_clip():
     assert np.array_equal(got, extractor(signal))
 
 
+def test_waveform_keeps_only_the_head_of_a_long_clip():
+    from serkit.features import make_features
+    from serkit.inference import Recognizer
+
+    extractor = make_features("waveform")
+    rec = Recognizer({"name": "x", "labels": ["a", "b"], "sample_rate": 16_000}, extractor, None, None)
+    signal = speechlike(75, 16_000, seed=6)
+    got, n = rec._clip_features(signal, 16_000, None)
+    assert n == signal.size and got.shape == (6 * 16_000,)
+    assert np.array_equal(got, extractor(signal))
+
+
 # --- the loader on random and mutated input -------------------------------------------
 
 FUZZ = settings(deadline=None, database=None, derandomize=True,

@@ -14,7 +14,8 @@ silences, tones, square waves, clicks, noise bursts, chirps: tests/test_long_aud
 What could still differ: the frames where a piece or a copied frame is cut (faded in and
 out over 128 ms, and discarded) count towards the piece's maxima too; one louder than
 every real frame of the clip would raise that piece's floor. LogMel reads a fixed
-segment, so only the head of a long clip is kept; other extractors get the whole signal.
+segment and Waveform its first ``max_samples``, so only the head of a long clip is kept;
+other extractors get the whole signal.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def long_clip_features(extractor, stream: AudioStream, *, chunk_s: float) -> tup
     """``(features, samples)`` of the clip ``stream`` delivers, without holding all of it.
 
     fusion107 is computed in pieces of ``chunk_s`` seconds (the module docstring); log-mel
-    keeps the head it reads; other extractors get the whole signal.
+    and waveform keep the head they read; other extractors get the whole signal.
     """
     from serkit.features.fusion import Fusion107
     from serkit.features.logmel import LogMel
+    from serkit.features.waveform import Waveform
 
     if isinstance(extractor, Fusion107):
         return _pooled_fusion(extractor, stream, round(chunk_s * extractor.sample_rate))
@@ -44,6 +46,9 @@ def long_clip_features(extractor, stream: AudioStream, *, chunk_s: float) -> tup
         # LogMel keeps offset_s + duration_s from the start of a clip this long.
         head, n = _head(stream.blocks(), extractor.segment_samples
                         + round(extractor.offset_s * extractor.sample_rate))
+        return extractor(head), n
+    if isinstance(extractor, Waveform):
+        head, n = _head(stream.blocks(), extractor.max_samples)  # it keeps the first max_samples
         return extractor(head), n
     signal = stream.read()  # an extractor serkit cannot cut: the whole signal, as before
     return extractor(signal), signal.size
