@@ -36,7 +36,8 @@ def column(extractor, name: str) -> int:
 #: Each registered extractor in each of its configurations.
 CONFIGURATIONS = ([("fusion107", {"pooling": p}) for p in ("mean", "meanstd", "none")] + [("logmel", {})]
                   + [("voice_encoder", {"pooling": p}) for p in ("embedding", "states", "both", "none")]
-                  + [("scalogram", {}), ("scalogram", {"rgb": True, "n_scales": 16})])
+                  + [("scalogram", {}), ("scalogram", {"rgb": True, "n_scales": 16})]
+                  + [("waveform", {}), ("waveform", {"fixed_samples": 48_000, "normalize": "none"})])
 
 
 def test_every_extractor_is_covered():
@@ -60,6 +61,8 @@ def test_extractor_contract(name, params):
     elif spec.kind == "image":  # (channels, rows, time)
         assert out.ndim == 3 and out.shape[:2] == spec.shape
         assert spec.length in (None, out.shape[2])
+    elif spec.kind == "waveform":  # (samples,)
+        assert out.ndim == 1 and spec.length in (None, out.shape[0])
     else:
         assert out.ndim == 2 and out.shape[1] == extractor.dim
         assert spec.length in (None, out.shape[0])  # a fixed length is the real one
