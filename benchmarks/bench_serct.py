@@ -82,7 +82,7 @@ def main() -> None:
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; "
           f"clip {args.seconds:g} s, batch {BATCH} for training")
     rows = [(name, SIZES[name]) for name in args.sizes]
-    rows += [(f"small, {d} layers", {**SIZES["small"], "n_layers": int(d)}) for d in args.depths.split(",") if d]
+    rows += [(f"small, depth {d}", {**SIZES["small"], "n_layers": int(d)}) for d in args.depths.split(",") if d]
     print("| model | parameters | GFLOP / clip | GFLOP / 9 s | inference ms / clip (median, best) "
           "| training step s | epoch min (TESS, 142 steps) |")
     print("|---|---|---|---|---|---|---|")
