@@ -325,7 +325,7 @@ class Fusion107:
             )
         if _CONTRAST_FMIN * 2 ** (_CONTRAST_BANDS - 1) >= nyquist:
             raise ConfigError(
-                f"fusion107 needs sample_rate above {int(4 * _CONTRAST_FMIN * 2 ** (_CONTRAST_BANDS - 1))} "
+                f"fusion107 needs sample_rate above {int(2 * _CONTRAST_FMIN * 2 ** (_CONTRAST_BANDS - 1))} "
                 f"Hz for its spectral-contrast bands, not {self.sample_rate}"
             )
         if not (0 < self.voicing_threshold <= 1):
@@ -408,7 +408,7 @@ def _cmnd_at(frames: np.ndarray, period: np.ndarray) -> np.ndarray:
 # --- librosa's computations without its per-call overhead -------------------------------
 # Each helper below repeats librosa 0.11's arithmetic operation for operation (the same
 # dtypes, FFT sizes and reduction order), so that fusion107's values stay bit-identical to
-# those computed with librosa's functions (tests/test_features_fast_paths.py checks it);
+# those computed with librosa's functions (tests/test_speed_paths.py checks it);
 # what they drop is librosa's re-framing, validation and numba dispatch on every call.
 
 
