@@ -75,3 +75,42 @@ def test_params_round_trip_and_spec():
 def test_a_tiny_but_real_signal_is_scaled_not_zeroed():
     quiet = (1e-6 * np.sin(np.arange(800) / 5)).astype(np.float32)
     assert float(make_features("waveform")(quiet).std()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_default_cap_is_six_seconds_and_one_sample_is_a_valid_fixed_length():
+    assert make_features("waveform").max_samples == 96_000
+    assert make_features("waveform").max_seconds == 6.0
+    one = make_features("waveform", fixed_samples=1, normalize="none")
+    np.testing.assert_array_equal(one(np.array([0.5, 0.7], np.float32)), [0.5])
+
+
+def test_a_multichannel_shaped_array_is_read_as_one_run_of_samples():
+    column = np.arange(1, 7, dtype=np.float32).reshape(3, 2)
+    out = make_features("waveform", normalize="none")(column)
+    assert out.shape == (6,)
+    np.testing.assert_array_equal(out, np.arange(1, 7, dtype=np.float32))
+
+
+def test_silence_keeps_its_length():
+    for how in ("zscore", "peak", "none"):
+        out = make_features("waveform", normalize=how)(np.zeros(400, np.float32))
+        assert out.shape == (400,) and out.dtype == np.float32 and not out.any()
+
+
+def test_statistics_in_float64_on_a_large_offset():
+    # 7777.7 + a small tone: a float32 mean is off by ~7e-4, a tenth of the tone's std.
+    x = (7777.7 + 0.01 * np.sin(np.arange(999) / 3.0)).astype(np.float32)
+    wide = x.astype(np.float64)
+    expected = (wide - wide.mean()) / (wide - wide.mean()).std()
+    np.testing.assert_allclose(make_features("waveform")(x), expected, rtol=0, atol=1e-5)
+
+
+def test_float64_input_is_computed_as_float32_input():
+    rng = np.random.default_rng(4)
+    x64 = rng.normal(0.0, 0.3, size=4_000)
+    x32 = x64.astype(np.float32)
+    for how in ("zscore", "peak", "none"):
+        wave = make_features("waveform", normalize=how)
+        np.testing.assert_array_equal(wave(x64), wave(x32))
+    expected_peak = x32 / np.float32(np.max(np.abs(x32)))
+    np.testing.assert_array_equal(make_features("waveform", normalize="peak")(x64), expected_peak)
