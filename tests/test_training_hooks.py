@@ -468,3 +468,31 @@ def test_unknown_devices_are_errors(device):
 def test_cuda_device_needs_an_index(device):
     with pytest.raises(ConfigError, match="device"):
         config_from_dict(with_training(device=device))
+
+
+def test_grad_clip_bounds_the_gradient_norm_of_every_step():
+    import torch
+
+    from serkit.training.fit import _Precision
+
+    model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = 1000.0 * model(torch.ones(2, 4)).pow(2).sum()
+    _Precision(False, torch.device("cpu"), grad_clip=0.5).step(loss, optimizer)
+    # SGD with lr 1 moves the parameters by exactly the (clipped) gradient.
+    step = torch.cat([(b - p.detach()).flatten() for b, p in zip(before, model.parameters())])
+    assert float(step.norm()) == pytest.approx(0.5, rel=1e-5)
+    free = torch.nn.Linear(4, 3)
+    loss = 1000.0 * free(torch.ones(2, 4)).pow(2).sum()
+    _Precision(False, torch.device("cpu")).step(loss, torch.optim.SGD(free.parameters(), lr=1.0))
+    assert all(float(p.grad.norm()) > 0.5 for p in free.parameters())  # unclipped without it
+
+
+def test_grad_clip_must_be_positive():
+    from serkit.errors import ConfigError
+    from serkit.training.config import config_from_dict
+
+    with pytest.raises(ConfigError, match="training.grad_clip must be a positive gradient norm or null, not 0"):
+        config_from_dict({"experiment": "x", "data": {"corpora": ["folder"]}, "features": {"name": "fusion107"},
+                          "model": {"name": "mlp"}, "training": {"grad_clip": 0}})

@@ -103,6 +103,9 @@ class TrainingConfig:
     random_crop: int | None = None
     #: Autocast to bfloat16 (CPU) or float16 with loss scaling (CUDA) while training.
     mixed_precision: bool = False
+    #: Clip the global norm of the gradients to this value before each step (None: never);
+    #: post-norm transformers trained without warm-up (SERCT) can diverge without it.
+    grad_clip: float | None = None
     #: Score the test side after every epoch into history.csv (test_acc, test_uar) for the
     #: report's "oracle" (the best epoch chosen on test data, as some papers do). Never used
     #: for any choice; costs one pass over the test side per epoch.
@@ -113,7 +116,7 @@ class TrainingConfig:
 #: they hold their defaults, so that older run folders still resume (see to_dict).
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
                             "standardize_by": None, "calibrate": False, "class_weights": True,
-                            "monitor_test": False}
+                            "monitor_test": False, "grad_clip": None}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 
@@ -336,6 +339,8 @@ def validate(config: ExperimentConfig, source: str) -> None:
             raise ConfigError(f"{source}: training.{name} must be at least 1, not {getattr(t, name)}")
     if t.learning_rate <= 0:
         raise ConfigError(f"{source}: training.learning_rate must be positive, not {t.learning_rate}")
+    if t.grad_clip is not None and not t.grad_clip > 0:
+        raise ConfigError(f"{source}: training.grad_clip must be a positive gradient norm or null, not {t.grad_clip}")
     _check_augment(t.augment, source)
     _check_scheduler(t.scheduler, source)
     _check_loss(t.loss, source)

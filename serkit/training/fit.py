@@ -2,7 +2,8 @@
 
 Hooks a config turns on (serkit.training.config.TrainingConfig): a learning-rate
 schedule (``scheduler``), a random window of each input drawn anew every epoch
-(``random_crop``), mixed precision (``mixed_precision``) and the device (``device``).
+(``random_crop``), mixed precision (``mixed_precision``), a clip of the gradients' norm
+(``grad_clip``) and the device (``device``).
 Every epoch's wall time is in the history.
 """
 
@@ -86,7 +87,7 @@ def fit(
     optimizer = make_optimizer(model, settings)
     scheduler = (make_scheduler(settings.scheduler.name, optimizer, **settings.scheduler.params)
                  if settings.scheduler is not None else None)
-    precision = _Precision(settings.mixed_precision, device)
+    precision = _Precision(settings.mixed_precision, device, settings.grad_clip)
     shuffle = torch.Generator().manual_seed(seed)
     tracker = _Selection(settings.select, settings.early_stopping_patience)
     state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker, shard)
@@ -245,10 +246,11 @@ class _Selection:
 
 class _Precision:
     """Mixed precision, or nothing: bfloat16 autocast on CPU (no loss scaling needed),
-    float16 autocast with a gradient scaler on CUDA."""
+    float16 autocast with a gradient scaler on CUDA; and the optional clip of the gradients'
+    global norm (``training.grad_clip``), taken on the unscaled gradients."""
 
-    def __init__(self, enabled: bool, device: torch.device):
-        self.enabled, self.device_type = enabled, device.type
+    def __init__(self, enabled: bool, device: torch.device, grad_clip: float | None = None):
+        self.enabled, self.device_type, self.grad_clip = enabled, device.type, grad_clip
         self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda") if enabled and device.type == "cuda" else None
 
@@ -260,11 +262,20 @@ class _Precision:
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is None:
             loss.backward()
+            self._clip(optimizer)
             optimizer.step()
             return
         self.scaler.scale(loss).backward()
+        if self.grad_clip is not None:
+            self.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        self._clip(optimizer)
         self.scaler.step(optimizer)
         self.scaler.update()
+
+    def _clip(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.grad_clip is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
 
 
 class _TrainingState:
