@@ -751,7 +751,7 @@ def _heldout_speakers(utts, rng, *, n_folds: int | None, speakers: list[list[str
     return folds, extra
 
 
-def _loco(utts, rng, *, val_fraction: float, test_corpora: list[str] | None = None, val_by: str = "speaker"):
+def _loco(utts, rng, *, val_fraction: float, test_corpora: list[str] | None, val_by: str):
     corpora = sorted({u.corpus for u in utts})
     if len(corpora) < 2:
         raise SplitError(

@@ -221,7 +221,9 @@ def test_loco_can_leave_out_only_the_named_corpora_with_utterance_validation():
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"test_corpora": ["emodb"]}, "loco: test_corpora must name corpora of the experiment \\(fa, fb\\), not \\['emodb'\\]"),
+    ({"test_corpora": ["emodb"]}, "^loco: test_corpora must name corpora of the experiment \\(fa, fb\\), not "
+                                  "\\['emodb'\\]; add them to data.corpora or leave test_corpora out$"),
+    ({"test_corpora": ["fa", "emodb"]}, "of the experiment \\(fa, fb\\), not \\['emodb'\\];"),
     ({"test_corpora": []}, "loco: test_corpora must name corpora"),
     ({"val_by": "session"}, "loco: val_by must be 'speaker' or 'utterance', not 'session'"),
 ])
