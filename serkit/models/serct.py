@@ -76,9 +76,8 @@ class MaskedChannelNorm(nn.Module):
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``h`` ``(B, C, T)``, ``mask`` ``(B, T)`` True on real steps."""
         # Statistics in float32 (also under autocast) from one pass of sums, then one
-        # multiply-add: this layer sees the longest sequence of the network, and the
-        # textbook (h - mean) / std form cost 1.6x as much (forward and backward, 16 clips
-        # of 3 s, one thread) and a training step 1.25x.
+        # multiply-add: this layer sees the longest sequence of the network, where the
+        # textbook (h - mean) / std form's extra passes over (B, C, T) are most of its cost.
         keep = mask.unsqueeze(1).to(torch.float32)
         count = keep.sum(-1, keepdim=True).clamp_min(1.0)
         masked = h.float() * keep
