@@ -149,13 +149,13 @@ def test_bad_files_in_table_and_csv(clips, tiny_bundle, capsys):
 def counted(monkeypatch) -> list[str]:
     """The files predicted from now on (in-process runs)."""
     seen: list[str] = []
-    original = batch.predict_record
+    original = batch.predict_chunk
 
-    def spy(recognizer, path, **kwargs):
-        seen.append(Path(path).name)
-        return original(recognizer, path, **kwargs)
+    def spy(recognizer, items, **kwargs):
+        seen.extend(Path(path).name for path, _ in items)
+        return original(recognizer, items, **kwargs)
 
-    monkeypatch.setattr(batch, "predict_record", spy)
+    monkeypatch.setattr(batch, "predict_chunk", spy)
     return seen
 
 

@@ -47,9 +47,15 @@ RESUMABLE_FORMATS = ("jsonl", "csv")
 #: Fewer files than this many per worker are predicted in this process: starting workers
 #: (importing torch and librosa, loading the model) costs seconds each.
 MIN_FILES_PER_WORKER = 2
+#: Files predicted together in one :meth:`Recognizer.predict_batch` call: the voice
+#: encoder runs all their partials in one LSTM call, less than half the CPU per clip of one
+#: call each (docs/speed.md). Small enough that an interrupt loses little.
+FILES_PER_CALL = 16
 #: Modules the fork server imports once so that every worker starts with them loaded.
-_WORKER_PRELOAD = ["serkit.inference", "serkit.features", "torch", "librosa.feature",
-                   "librosa.core.audio", "librosa.core.pitch", "scipy.signal"]
+#: Only what every model needs: a feature library one model needs (librosa for fusion107)
+#: is imported by each worker when first used, side by side, which costs no more wall time
+#: than the fork server importing it once before any worker starts.
+_WORKER_PRELOAD = ["serkit.inference", "serkit.features", "torch"]
 
 
 # --- discovery --------------------------------------------------------------------------
@@ -127,6 +133,32 @@ def _predict(recognizer, path, display: str, timeline: TimelineOptions | None) -
     return record
 
 
+def predict_chunk(recognizer, items: Sequence[tuple[str, str]], *,
+                  timeline: TimelineOptions | None = None) -> list[dict]:
+    """The result lines of several ``(path, display)`` files, in order; never raises for a
+    bad file.
+
+    Without a timeline they are featurised and predicted together
+    (:meth:`Recognizer.predict_batch`); a library failing unexpectedly on one of them
+    sends every file through :func:`predict_record` alone, so that only that one gets an
+    error line.
+    """
+    if timeline is not None or len(items) < 2:
+        return [predict_record(recognizer, path, display=display, timeline=timeline) for path, display in items]
+    try:
+        predictions = recognizer.predict_batch([path for path, _ in items],
+                                               names=[display for _, display in items], errors="return")
+    except Exception:  # noqa: BLE001 - found file by file below
+        log.debug("batched prediction failed; predicting file by file", exc_info=True)
+        return [predict_record(recognizer, path, display=display) for path, display in items]
+    return [{"path": display, "error": _without_prefix(str(p), display)} if isinstance(p, AudioError)
+            else {"path": display, **p.to_dict()} for (_, display), p in zip(items, predictions)]
+
+
+def _chunks(items: Sequence, size: int) -> list[Sequence]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 def _without_prefix(message: str, display: str) -> str:
     """Error lines already carry the path; the message need not repeat it."""
     prefix = f"{display}: "
@@ -154,8 +186,8 @@ def predict_records(recognizer, files: Sequence[Path], *, jobs: int = 1,
         yield from _pool_records(recognizer, items, jobs, timeline)
     else:
         with _torch_threads(1):
-            for path, display in items:
-                yield predict_record(recognizer, path, display=display, timeline=timeline)
+            for chunk in _chunks(items, FILES_PER_CALL):
+                yield from predict_chunk(recognizer, chunk, timeline=timeline)
 
 
 def _adapted_records(recognizer, items) -> Iterator[dict]:
@@ -187,24 +219,25 @@ def _guarded(display: str, work):
 
 
 def _pool_records(recognizer, items, jobs: int, timeline) -> Iterator[dict]:
-    # Chunks of a few files amortise inter-process traffic; small enough that the last
-    # ones keep every worker busy and that an interrupt loses little.
-    chunksize = max(1, min(8, math.ceil(len(items) / (4 * jobs))))
+    # Chunks of files predicted together amortise inter-process traffic and batch the
+    # model; small enough that the last ones keep every worker busy.
+    size = max(1, min(FILES_PER_CALL, math.ceil(len(items) / (4 * jobs))))
     executor = process_pool(jobs, _WORKER_PRELOAD, _init_worker,
                             (str(Path(recognizer.path).resolve()), timeline))
     done = 0
     try:
-        for record in executor.map(_worker_record, items, chunksize=chunksize):
-            done += 1
-            yield record
+        for records in executor.map(_worker_chunk, _chunks(items, size)):
+            for record in records:
+                done += 1
+                yield record
     except BrokenProcessPool as exc:
         # A worker died (out of memory, killed). What was written is kept; the rest is
         # done here rather than lost.
         log.warning("predict workers failed (%s); predicting the remaining %d files in this "
                     "process", exc, len(items) - done)
         with _torch_threads(1):
-            for path, display in items[done:]:
-                yield predict_record(recognizer, path, display=display, timeline=timeline)
+            for chunk in _chunks(items[done:], FILES_PER_CALL):
+                yield from predict_chunk(recognizer, chunk, timeline=timeline)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
@@ -226,10 +259,8 @@ def _init_worker(model_path: str, timeline: TimelineOptions | None) -> None:
     _WORKER_STATE["timeline"] = timeline
 
 
-def _worker_record(item: tuple[str, str]) -> dict:
-    path, display = item
-    return predict_record(_WORKER_STATE["recognizer"], path, display=display,
-                          timeline=_WORKER_STATE["timeline"])
+def _worker_chunk(items: Sequence[tuple[str, str]]) -> list[dict]:
+    return predict_chunk(_WORKER_STATE["recognizer"], items, timeline=_WORKER_STATE["timeline"])
 
 
 @contextlib.contextmanager

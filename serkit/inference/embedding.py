@@ -22,7 +22,6 @@ them for many files with :func:`embed_files`, leaving out (and reporting) bad on
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +34,11 @@ from serkit.errors import AudioError, ConfigError
 from serkit.inference.recognizer import (
     DEFAULT_LIMITS,
     _describe,
+    features_of_many,
     open_source,
     source_names,
 )
 from serkit.progress import progress_bar
-
-log = logging.getLogger(__name__)
 
 #: The feature set :func:`embed` uses unless told otherwise.
 DEFAULT_FEATURES = "voice_encoder"
@@ -131,31 +129,16 @@ def load_clip(source: AudioSource, sample_rate: int | None, *, rate: int,
 
 def compute(extractor, signals: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
     """``(len(signals), dim)`` float32 features, batched through ``extractor.embed_many``
-    when it has one.
+    when it has one (:func:`serkit.inference.recognizer.features_of_many`).
 
     Raises:
         AudioError: the extractor failed on a clip; the message names it (``labels``).
     """
     out = np.empty((len(signals), extractor.dim), dtype=np.float32)
-    if not signals:
-        return out
-    many = getattr(extractor, "embed_many", None)
-    if many is not None:
-        try:
-            out[:] = np.asarray(many(list(signals)), dtype=np.float32)
-            return out
-        except ConfigError:
-            raise  # weights missing or damaged: not about one clip
-        except Exception as exc:  # noqa: BLE001 - find the clip it failed on, one at a time below
-            log.debug("%s embed_many failed (%s); computing clip by clip", extractor.name, exc)
-    for i, (signal, label) in enumerate(zip(signals, labels)):
-        try:
-            out[i] = np.asarray(extractor(signal), dtype=np.float32)
-        except (AudioError, ConfigError):
-            raise
-        except Exception as exc:
-            raise AudioError(f"{label}: {extractor.name} features failed "
-                             f"({type(exc).__name__}: {exc})") from exc
+    for i, features in enumerate(features_of_many(extractor, signals, labels)):
+        if isinstance(features, AudioError):
+            raise features
+        out[i] = np.asarray(features, dtype=np.float32)
     return out
 
 

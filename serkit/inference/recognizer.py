@@ -237,16 +237,17 @@ class Recognizer:
         names = source_names(sources, names, what="predict_batch")
         features, durations = [], []
         failures: dict[int, AudioError] = {}
-        for i, (source, n) in enumerate(zip(sources, names)):
-            try:
-                clip_features, samples = self.raw_features(source, sample_rate, name=n)
-            except AudioError as exc:
-                if errors == "raise":
-                    raise
-                failures[i] = exc
-                continue
-            features.append(clip_features)
-            durations.append(samples / self.sample_rate)
+        step = max(1, int(batch_size))
+        for start in range(0, len(sources), step):
+            group = self._group_features(sources[start:start + step], sample_rate, names[start:start + step])
+            for i, result in enumerate(group, start):
+                if isinstance(result, AudioError):
+                    if errors == "raise":
+                        raise result
+                    failures[i] = result
+                    continue
+                features.append(result[0])
+                durations.append(result[1] / self.sample_rate)
         predictions = iter(self.predict_features(features, durations, batch_size=batch_size,
                                                  adapt=adapt, top_k=k))
         return [failures[i] if i in failures else next(predictions) for i in range(len(sources))]
@@ -448,8 +449,21 @@ class Recognizer:
         Up to :data:`LONG_CLIP_S` the clip is read whole and featurised in one piece; a
         longer one goes to :meth:`_long_features` (module docstring).
         """
-        stream = self._open(source, sample_rate, name)
         label = name or _describe(source)
+        decoded = self._decoded(source, sample_rate, label)
+        if isinstance(decoded, tuple):
+            return decoded
+        return self._features(decoded, label), decoded.size
+
+    def _decoded(self, source: AudioSource, sample_rate: int | None,
+                 label: str) -> np.ndarray | tuple[np.ndarray, int]:
+        """A clip up to :data:`LONG_CLIP_S` as its float32 signal; a longer one already
+        featurised in pieces (:meth:`_long_features`), with its length in samples.
+
+        Raises:
+            AudioError: bad audio.
+        """
+        stream = self._open(source, sample_rate, label)
         limit = round(LONG_CLIP_S * self.sample_rate)
         head: list[np.ndarray] = []
         count = 0
@@ -461,8 +475,34 @@ class Recognizer:
                 blocks.close()
                 del head
                 return self._long_features(stream, label)
-        signal = np.concatenate(head).astype(np.float32, copy=False)
-        return self._features(signal, label), signal.size
+        return np.concatenate(head).astype(np.float32, copy=False)
+
+    def _group_features(self, sources: Sequence[AudioSource], sample_rate: int | None,
+                        names: Sequence[str | None]) -> list[tuple[np.ndarray, int] | AudioError]:
+        """:meth:`_clip_features` of each source, or the AudioError it raised (never raises one).
+
+        The clips are decoded first and featurised together (:func:`features_of_many`):
+        the voice encoder runs the partials of every clip in one LSTM call, which costs
+        less than half as much CPU per clip as one call each (docs/speed.md).
+        """
+        labels = [n or _describe(s) for s, n in zip(sources, names)]
+        results: list[Any] = [None] * len(sources)
+        signals: dict[int, np.ndarray] = {}
+        for i, (source, label) in enumerate(zip(sources, labels)):
+            try:
+                decoded = self._decoded(source, sample_rate, label)
+            except AudioError as exc:
+                results[i] = exc
+                continue
+            if isinstance(decoded, tuple):
+                results[i] = decoded
+            else:
+                signals[i] = decoded
+        order = list(signals)
+        computed = features_of_many(self._extractor, [signals[i] for i in order], [labels[i] for i in order])
+        for i, result in zip(order, computed):
+            results[i] = result if isinstance(result, AudioError) else (result, signals[i].size)
+        return results
 
     def _long_features(self, stream: AudioStream, label: str) -> tuple[np.ndarray, int]:
         with self._naming_failures(label):
@@ -600,6 +640,42 @@ def _item_name(source: Any, index: int, count: int) -> str | None:
     if isinstance(source, (str, Path)) or count == 1:
         return None
     return f"item {index} ({_describe(source)})"
+
+
+def features_of_many(extractor, signals: Sequence[np.ndarray],
+                     labels: Sequence[str]) -> list[np.ndarray | AudioError]:
+    """``extractor``'s features of each signal, or the AudioError naming the clip it
+    failed on (never raises one).
+
+    An extractor with ``embed_many`` (the voice encoder) featurises the clips in one
+    batched call, whose values equal one call per clip up to float32 rounding (about
+    1e-7); where that call fails, the clips are featurised one by one to find the bad one.
+
+    Raises:
+        ConfigError: the extractor's weights are missing or damaged (not about one clip).
+    """
+    many = getattr(extractor, "embed_many", None)
+    if many is not None and len(signals) > 1:
+        try:
+            return list(many(list(signals)))
+        except ConfigError:
+            raise
+        except Exception:  # noqa: BLE001, S110 - one clip is bad: found one by one below
+            pass
+    return [_features_or_error(extractor, signal, label) for signal, label in zip(signals, labels)]
+
+
+def _features_or_error(extractor, signal: np.ndarray, label: str) -> np.ndarray | AudioError:
+    try:
+        return extractor(signal)
+    except AudioError as exc:
+        return exc
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a feature library failing on odd audio: the clip's fault
+        error = AudioError(f"{label}: {extractor.name} features failed ({type(exc).__name__}: {exc})")
+        error.__cause__ = exc
+        return error
 
 
 # --- long clips in pieces -------------------------------------------------------------
