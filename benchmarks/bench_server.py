@@ -38,7 +38,7 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 #: What the server is expected to reach on a 2-core machine (reported beside the results).
-TARGETS = {"requests_per_s": 50.0, "rss_mb": 500.0}
+TARGETS = {"requests_per_s": 50.0, "worker_rss_mb": 350.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +230,7 @@ def _verdict(ok: bool) -> str:
 
 
 def report(r: dict) -> str:
+    worker = max(r["per_process_rss_mb"], default=0.0)
     lines = [
         (f"serkit serve --model {r['model']} --workers {r['workers']}: POST /v1/{r['endpoint']}, "
          f"{r['clip_seconds']:g} s clip, {r['concurrency']} connections, {r['cores']} cores"),
@@ -237,9 +238,9 @@ def report(r: dict) -> str:
          f"requests/s ({_verdict(r['requests_per_s'] >= TARGETS['requests_per_s'])} the "
          f"{TARGETS['requests_per_s']:g}/s target)"),
         f"  latency ms: p50 {r['p50_ms']}, p95 {r['p95_ms']}, p99 {r['p99_ms']}, max {r['max_ms']}",
-        (f"  server memory over {r['processes']} processes: RSS {r['rss_mb']:.0f} MB "
-         f"({_verdict(r['rss_mb'] <= TARGETS['rss_mb'])} the {TARGETS['rss_mb']:g} MB target; "
-         f"per process {r['per_process_rss_mb']}), peak RSS {r['peak_rss_mb']:.0f} MB, "
+        (f"  server memory over {r['processes']} processes: RSS {r['rss_mb']:.0f} MB (per process "
+         f"{r['per_process_rss_mb']}; the largest, a worker: {_verdict(worker <= TARGETS['worker_rss_mb'])} "
+         f"the {TARGETS['worker_rss_mb']:g} MB per worker target), peak RSS {r['peak_rss_mb']:.0f} MB, "
          f"PSS {r['pss_mb']:.0f} MB"),
     ]
     if r["errors"]:
