@@ -15,8 +15,11 @@ turns this test red; rewrite the goldens only for an intended change, and say so
 Rewritten since: ``speechnet/`` and ``peers/speechnet/`` for issue 16, an intended change of
 SpeechNet and its recipe (Keras-like initial weights, bias-free attention maps at gain 2,
 unsquashed input capsules, the margin loss on raw capsule lengths, the last epoch kept, no
-class weights; docs/models.md, "SpeechNet: what changed and why"). The other peers, the
-CNN–Transformer and the release were left as they were.
+class weights; docs/models.md, "SpeechNet: what changed and why"). ``cnn_transformer/``
+for issue 16 too: its CNN in channels_last layout, block dropout masks from ``rand_like``,
+8 BatchNorm recalibration batches, and its configs' default widths and plain
+cross-entropy (docs/models.md, "Widths in our configs"). The other peers and the release
+were left as they were.
 """
 
 from __future__ import annotations

@@ -197,7 +197,9 @@ def test_recalibrated_batch_norm_matches_dropout_free_batch_statistics(one_torch
         if isinstance(module, torch.nn.BatchNorm2d):
             module.train()
     reference = net(x)
-    assert torch.allclose(calibrated, reference, rtol=1e-3, atol=1e-4)
+    # Running variances are unbiased (n/(n-1), n = 6 clips x 6 x 12 positions at the
+    # second block): up to about 0.2 % apart from the batch's own, no more.
+    assert torch.allclose(calibrated, reference, rtol=3e-3, atol=1e-4)
 
 
 def test_recalibration_can_be_switched_off():
@@ -206,3 +208,16 @@ def test_recalibration_can_be_switched_off():
     before = {k: v.clone() for k, v in net.state_dict().items()}
     net.recalibrate(iter([(torch.randn(4, 24, 32), None)]))
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_block_dropout_zeroes_its_share_and_rescales_the_rest_in_training_only():
+    from serkit.models.cnn_transformer import ResidualBlock
+
+    torch.manual_seed(0)
+    block = ResidualBlock(1, 2, dropout=0.4)
+    x = torch.ones(200_000)
+    dropped = block.train()._drop(x)
+    assert abs((dropped == 0).float().mean().item() - 0.4) < 0.005
+    assert torch.allclose(dropped[dropped != 0], torch.tensor(1 / 0.6))
+    assert block.eval()._drop(x) is x
+    assert ResidualBlock(1, 2, dropout=0.0).train()._drop(x) is x
