@@ -143,7 +143,7 @@ def predict_chunk(recognizer, items: Sequence[tuple[str, str]], *,
     sends every file through :func:`predict_record` alone, so that only that one gets an
     error line.
     """
-    if timeline is not None or len(items) < 2:
+    if timeline is not None:
         return [predict_record(recognizer, path, display=display, timeline=timeline) for path, display in items]
     try:
         predictions = recognizer.predict_batch([path for path, _ in items],

@@ -449,11 +449,10 @@ class Recognizer:
         Up to :data:`LONG_CLIP_S` the clip is read whole and featurised in one piece; a
         longer one goes to :meth:`_long_features` (module docstring).
         """
-        label = name or _describe(source)
-        decoded = self._decoded(source, sample_rate, label)
-        if isinstance(decoded, tuple):
-            return decoded
-        return self._features(decoded, label), decoded.size
+        result = self._group_features([source], sample_rate, [name])[0]
+        if isinstance(result, AudioError):
+            raise result
+        return result
 
     def _decoded(self, source: AudioSource, sample_rate: int | None,
                  label: str) -> np.ndarray | tuple[np.ndarray, int]:
@@ -505,12 +504,12 @@ class Recognizer:
         return results
 
     def _long_features(self, stream: AudioStream, label: str) -> tuple[np.ndarray, int]:
-        with self._naming_failures(label):
+        with _naming_failures(self._extractor, label):
             features, n = long_clip_features(self._extractor, stream, chunk_s=CHUNK_S)
         return features, n
 
     def _features(self, signal: np.ndarray, label: str) -> np.ndarray:
-        with self._naming_failures(label):
+        with _naming_failures(self._extractor, label):
             return self._extractor(signal)
 
     def _standardize(self, features: np.ndarray, standardizer=None) -> np.ndarray:
@@ -518,17 +517,6 @@ class Recognizer:
         if standardizer is not None:
             features = standardizer.transform(features)
         return np.asarray(features, dtype=np.float32)
-
-    @contextlib.contextmanager
-    def _naming_failures(self, label: str) -> Iterator[None]:
-        """A feature library failing on odd audio raises an AudioError naming the clip."""
-        try:
-            yield
-        except AudioError:
-            raise
-        except Exception as exc:
-            raise AudioError(f"{label}: {self._extractor.name} features failed "
-                             f"({type(exc).__name__}: {exc})") from exc
 
     def _probabilities(self, features: list[np.ndarray], batch_size: int) -> np.ndarray:
         """``(n, classes)`` float64 softmax probabilities, batch by batch."""
@@ -667,15 +655,23 @@ def features_of_many(extractor, signals: Sequence[np.ndarray],
 
 def _features_or_error(extractor, signal: np.ndarray, label: str) -> np.ndarray | AudioError:
     try:
-        return extractor(signal)
+        with _naming_failures(extractor, label):
+            return extractor(signal)
     except AudioError as exc:
         return exc
-    except ConfigError:
+
+
+@contextlib.contextmanager
+def _naming_failures(extractor, label: str) -> Iterator[None]:
+    """A feature library failing on odd audio raises an AudioError naming the clip; a
+    ConfigError (the extractor's weights missing or damaged) is not the clip's and passes."""
+    try:
+        yield
+    except (AudioError, ConfigError):
         raise
-    except Exception as exc:  # noqa: BLE001 - a feature library failing on odd audio: the clip's fault
-        error = AudioError(f"{label}: {extractor.name} features failed ({type(exc).__name__}: {exc})")
-        error.__cause__ = exc
-        return error
+    except Exception as exc:
+        raise AudioError(f"{label}: {extractor.name} features failed "
+                         f"({type(exc).__name__}: {exc})") from exc
 
 
 # --- long clips in pieces -------------------------------------------------------------

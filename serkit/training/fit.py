@@ -274,7 +274,8 @@ class _Precision:
 
     def _clip(self, optimizer: torch.optim.Optimizer) -> None:
         if self.grad_clip is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            # clip_grad_norm_ itself skips parameters without a gradient.
+            params = [p for group in optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
 
 

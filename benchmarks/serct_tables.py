@@ -1,0 +1,63 @@
+"""Print SERCT runs as one Markdown table: WA, UA, WF1, the oracle and the epoch time.
+
+Reads what `serkit run configs/serct/...` wrote (report.json, and per fold history.csv and
+predictions.csv). For each run folder: WA, UA and WF1 of its report, the best test epoch
+(the ``monitor_test`` oracle, never used for a choice), the median seconds per epoch of
+its history, its test errors, and how many of its answers differ from the first folder's
+(the answers of two models on the same test clips; blank where the clips are not the same).
+
+    python benchmarks/serct_tables.py results/serct_tess_paper_small \\
+        results/serct_tess_ablation_small/{without_transformer,without_cnn,vanilla_transformer} \\
+        results/serct_tess_baseline_{cnn,svm,lstm,mlp,cnn_bilstm}
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+from serkit.rundir import RunDir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each)")
+    args = parser.parse_args(argv)
+    reference = answers(args.runs[0])
+    print("| run | WA | UA | WF1 | oracle WA | median epoch s | test errors | answers unlike the first |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run in args.runs:
+        print(row(run, reference))
+    return 0
+
+
+def row(run: Path, reference: dict[str, tuple[str, str]]) -> str:
+    metrics = json.loads((run / "report.json").read_text())["per_seed"][0]["metrics"]
+    histories = [fold.read_history() for fold in RunDir(run).all_folds()]
+    epochs = [e for history in histories for e in history]
+    oracle = max((e.get("test_acc", math.nan) for e in epochs), default=math.nan)
+    walls = [e["wall_s"] for e in epochs if math.isfinite(e.get("wall_s", math.nan))]
+    mine = answers(run)
+    errors = sum(predicted != truth for truth, predicted in mine.values())
+    differ = (str(sum(mine[u][1] != reference[u][1] for u in mine)) if mine.keys() == reference.keys() else "")
+    cells = [run.as_posix(), *(f"{100 * metrics[k]:.2f}" for k in ("accuracy", "uar", "weighted_f1")),
+             "—" if math.isnan(oracle) else f"{100 * oracle:.2f}",
+             f"{statistics.median(walls):.0f}" if walls else "—", f"{errors} of {len(mine)}", differ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def answers(run: Path) -> dict[str, tuple[str, str]]:
+    """utterance id → (truth, prediction), over every fold of ``run``."""
+    out = {}
+    for fold in RunDir(run).all_folds():
+        with open(fold.predictions, newline="") as f:
+            out.update({r["utt_id"]: (r["truth"], r["prediction"]) for r in csv.DictReader(f)})
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
