@@ -99,6 +99,10 @@ class WaveletCNNLSTM(nn.Module):
         widths = [filters * len(pipeline_kernels)] + [filters] * len(lflb_kernels)
         self.lflbs = nn.ModuleList(LFLB(widths[i], filters, k, pooling, activation)
                                    for i, k in enumerate(lflb_kernels))
+        # channels_last: oneDNN's convolutions, BN and pools run ~1.3× faster on CPU in that
+        # layout (benchmarks/bench_scalogram.py --epoch); the numbers are the same up to rounding.
+        self.pipelines.to(memory_format=torch.channels_last)
+        self.lflbs.to(memory_format=torch.channels_last)
         self.lstm = nn.LSTM(filters * (self.height >> self.n_pools), lstm_units, batch_first=True)
         self.fc = nn.Linear(lstm_units, fc_units)
         self.drop = nn.Dropout(dropout)
@@ -110,6 +114,7 @@ class WaveletCNNLSTM(nn.Module):
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The LSTM's state at each clip's last real column, ``(batch, lstm_units)``."""
         x, lengths = self._image(x, lengths)
+        x = x.contiguous(memory_format=torch.channels_last)
         maps = []
         for pipeline in self.pipelines:
             y, n = x, lengths
