@@ -99,8 +99,8 @@ class WaveletCNNLSTM(nn.Module):
         widths = [filters * len(pipeline_kernels)] + [filters] * len(lflb_kernels)
         self.lflbs = nn.ModuleList(LFLB(widths[i], filters, k, pooling, activation)
                                    for i, k in enumerate(lflb_kernels))
-        # channels_last: oneDNN's convolutions, BN and pools run ~1.3× faster on CPU in that
-        # layout (benchmarks/bench_scalogram.py --epoch); the numbers are the same up to rounding.
+        # channels_last: oneDNN's convolutions, BN and pools run faster on CPU in that layout
+        # (as in cnn_transformer); the numbers are the same up to rounding.
         self.pipelines.to(memory_format=torch.channels_last)
         self.lflbs.to(memory_format=torch.channels_last)
         self.lstm = nn.LSTM(filters * (self.height >> self.n_pools), lstm_units, batch_first=True)
