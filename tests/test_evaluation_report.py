@@ -261,3 +261,36 @@ def test_importing_evaluation_does_not_import_torch():
     code = "import serkit.evaluation, sys; assert 'torch' not in sys.modules, 'torch was imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _write_plan(root, seed, n_folds):
+    plan = {"format": "serkit-split", "version": 1, "kind": "kfold", "seed": seed, "params": {},
+            "folds": [{"name": str(k), "train": [], "val": [], "test": []} for k in range(n_folds)]}
+    (root / f"seed={seed}").mkdir(parents=True, exist_ok=True)
+    (root / f"seed={seed}" / "folds.json").write_text(json.dumps(plan))
+
+
+def test_a_run_with_unfinished_folds_is_reported_with_a_warning_naming_them(tmp_path):
+    _fake_run(tmp_path, seeds=(0, 1), folds=2, history=False)
+    _write_plan(tmp_path, 0, 4)  # seed 0 planned 4 folds, 2 finished
+    _write_plan(tmp_path, 1, 2)  # seed 1 finished
+    (tmp_path / "seed=0" / "fold=2").mkdir()  # started, no predictions yet
+    report = build_report(tmp_path)
+    assert report["warnings"] == [
+        "seed 0: 2 of 4 folds finished; fold(s) 2, 3 have no predictions.csv, so these numbers cover only "
+        "part of the test side (`serkit run` resumes the run)"]
+    assert "**Warning:** seed 0: 2 of 4 folds finished" in (tmp_path / "report.md").read_text()
+
+
+def test_a_finished_run_and_a_run_without_plans_get_no_unfinished_warning(tmp_path):
+    _fake_run(tmp_path, seeds=(0,), folds=3, history=False)
+    assert build_report(tmp_path)["warnings"] == []
+    _write_plan(tmp_path, 0, 3)
+    assert build_report(tmp_path)["warnings"] == []
+
+
+def test_a_broken_split_plan_is_named(tmp_path):
+    _fake_run(tmp_path, seeds=(0,), folds=1, history=False)
+    (tmp_path / "seed=0" / "folds.json").write_text("{not json")
+    with pytest.raises(SerkitError, match=r"folds\.json is not a serkit split plan"):
+        build_report(tmp_path)

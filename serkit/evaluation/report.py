@@ -88,6 +88,7 @@ def build_report(run_dir: str | Path, *, out_dir: str | Path | None = None) -> d
     oracle = oracle_scores(root)
     if oracle is not None:  # only runs with training.monitor_test have one
         report["oracle"] = oracle
+    report["warnings"] += unfinished_fold_warnings(root)
     report = _jsonable(report)
     atomic_write(out / "report.json", lambda f: json.dump(report, f, indent=2, allow_nan=False))
     atomic_write(out / "report.md", lambda f: f.write(render_markdown(report)))
@@ -120,6 +121,29 @@ def compute_report(predictions: Predictions, *, protocol: dict | None = None) ->
     }
     report["warnings"] = report_warnings(report)
     return report
+
+
+def unfinished_fold_warnings(run_dir: Path) -> list[str]:
+    """One warning per seed whose split plan (folds.json) has folds without predictions.csv:
+    a report of a run that has not finished covers only part of its test side."""
+    run = RunDir(run_dir)
+    warnings = []
+    for seed in run.seeds():
+        plan = run.folds_plan(seed)
+        if not plan.is_file():
+            continue
+        try:
+            planned = len(json.loads(plan.read_text())["folds"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise SerkitError(f"{plan} is not a serkit split plan ({error}); delete it and rerun the "
+                              f"experiment, or report the predictions.csv files alone") from None
+        missing = [k for k in range(planned) if not run.fold(seed, k).finished]
+        if missing:
+            folds = ", ".join(str(k) for k in missing)
+            warnings.append(f"seed {seed}: {planned - len(missing)} of {planned} folds finished; fold(s) {folds} "
+                            f"have no predictions.csv, so these numbers cover only part of the test side "
+                            f"(`serkit run` resumes the run)")
+    return warnings
 
 
 def report_warnings(report: dict) -> list[str]:
