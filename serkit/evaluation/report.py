@@ -76,7 +76,7 @@ def build_report(run_dir: str | Path, *, out_dir: str | Path | None = None) -> d
 
     Raises:
         SerkitError: no predictions under ``run_dir``, a file that breaks the contract,
-            or an unreadable protocol.json.
+            or an unreadable protocol.json or folds.json.
     """
     run_dir = Path(run_dir)
     root = run_dir.parent if run_dir.is_file() else run_dir
