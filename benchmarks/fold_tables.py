@@ -1,12 +1,14 @@
-"""Print a run's folds as one Markdown table: who was tested, WA, UA, the epoch and the oracle.
+"""Print a run's folds as one Markdown table: who was tested, WA, UA, the epoch, the oracle
+and how training went.
 
-Reads what `serkit run` wrote (report.json; per fold folds.json, history.csv and
-predictions.csv). One row per (seed, fold): the held-out speakers (or the fold's name),
-the test clips, WA and UA at the epoch chosen on validation, that epoch and how many were
-trained, the best per-epoch test WA and UA (the ``monitor_test`` oracle: what choosing
-the epoch on the test speakers, as the wavelet paper did, would have reported; never used
-for a choice) and the median seconds per epoch. Then the mean over folds and the pooled
-figures of the report.
+Reads what `serkit run` and `serkit report` wrote (report.json; per seed folds.json; per
+fold history.csv). One row per finished (seed, fold): the fold's name (the held-out
+speakers joined by '+'), its test clips, WA and UA at the epoch chosen on validation, that
+epoch and how many were trained, the best per-epoch test WA and UA (the ``monitor_test``
+oracle: what choosing the epoch on the test speakers, as the wavelet paper did, would have
+reported; never used for a choice), the best training accuracy, how far validation
+accuracy moves from one epoch to the next (median and largest change) and the median
+seconds per epoch. Then the mean over folds and the report's pooled figures.
 
     python benchmarks/fold_tables.py results/wavelet_emodb_full_si
 """
@@ -14,22 +16,22 @@ figures of the report.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
 from pathlib import Path
 
-from serkit.evaluation.metrics import classification_metrics
-from serkit.rundir import FoldDir, RunDir
+from serkit.evaluation.report import fold_oracle
+from serkit.rundir import RunDir
+from serkit.splits import SplitPlan
 
-HEADER = ("| fold (test speakers) | test clips | WA | UA | chosen epoch / trained | oracle WA | oracle UA "
-          "| median epoch s |")
+COLUMNS = ("fold", "test clips", "WA", "UA", "chosen epoch / trained", "oracle WA", "oracle UA",
+           "best train acc", "val acc change per epoch (median / max)", "median epoch s")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each)")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each), reported")
     args = parser.parse_args(argv)
     for run in args.runs:
         print(table(run))
@@ -37,58 +39,51 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def table(run: Path) -> str:
-    rows = [fold_row(fold, _fold_names(RunDir(run), fold.seed)) for fold in RunDir(run).all_folds()
-            if fold.finished]
-    lines = [f"**{run.as_posix()}**", "", HEADER, "|---|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
-    if rows:
-        mean = {key: statistics.fmean(row[key] for row in rows) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
-        lines.append(f"| mean of {len(rows)} folds | {sum(r['n'] for r in rows)} | {_pct(mean['wa'])} | "
-                     f"{_pct(mean['ua'])} | | {_pct(mean['oracle_wa'])} | {_pct(mean['oracle_ua'])} | |")
-    report = run / "report.json"
-    if report.is_file():
-        metrics = json.loads(report.read_text())["metrics"]
-        lines.append(f"| pooled (report.json) | | {_pct(_mean(metrics['accuracy']))} | "
-                     f"{_pct(_mean(metrics['uar']))} | | | | |")
+def table(path: Path) -> str:
+    run = RunDir(path)
+    report = json.loads(run.report.read_text())
+    names = {seed: [fold.name for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
+    rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
+    lines = [f"**{path.as_posix()}**", "", _line(COLUMNS), _line(["---"] * len(COLUMNS))]
+    lines += [_line(_cells(row)) for row in rows]
+    mean = {key: statistics.fmean(row[key] for row in rows) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
+    lines.append(_line([f"mean of {len(rows)} folds", str(sum(r["n"] for r in rows)), _pct(mean["wa"]),
+                        _pct(mean["ua"]), "", _pct(mean["oracle_wa"]), _pct(mean["oracle_ua"]), "", "", ""]))
+    metrics = report["metrics"]
+    lines.append(_line(["pooled (report.json)", str(report["n_predictions"]), _pct(metrics["accuracy"]["mean"]),
+                        _pct(metrics["uar"]["mean"]), "", "", "", "", "", ""]))
     return "\n".join(lines)
 
 
-def fold_row(fold: FoldDir, names: dict[int, str]) -> dict:
-    with open(fold.predictions, newline="") as f:
-        rows = list(csv.DictReader(f))
-    metrics = classification_metrics([r["truth"] for r in rows], [r["prediction"] for r in rows])
+def fold_row(run: RunDir, scored: dict, name: str) -> dict:
+    """One fold of report.json's ``per_fold`` with what its history says."""
+    fold = run.fold(scored["seed"], scored["fold"])
     history = fold.read_history()
+    oracle = fold_oracle(fold) or {}
+    val = [e["val_acc"] for e in history if math.isfinite(e.get("val_acc", math.nan))]
+    changes = [abs(b - a) for a, b in zip(val, val[1:])]
     walls = [e["wall_s"] for e in history if math.isfinite(e.get("wall_s", math.nan))]
-    return {"name": names.get(fold.fold, f"fold {fold.fold}"), "seed": fold.seed, "n": len(rows),
-            "wa": metrics["accuracy"], "ua": metrics["uar"], "epoch": fold.selected_epoch(),
-            "epochs": len(history),
-            "oracle_wa": max((e.get("test_acc", math.nan) for e in history), default=math.nan),
-            "oracle_ua": max((e.get("test_uar", math.nan) for e in history), default=math.nan),
+    return {"name": name, "n": scored["n"], "wa": scored["metrics"]["accuracy"], "ua": scored["metrics"]["uar"],
+            "epoch": fold.selected_epoch(), "epochs": len(history),
+            "oracle_wa": oracle.get("oracle_accuracy", math.nan), "oracle_ua": oracle.get("oracle_uar", math.nan),
+            "train_acc": max((e["train_acc"] for e in history), default=math.nan),
+            "val_change": (statistics.median(changes), max(changes)) if changes else (math.nan, math.nan),
             "epoch_s": statistics.median(walls) if walls else math.nan}
-
-
-def _fold_names(run: RunDir, seed: int) -> dict[int, str]:
-    """fold index → its name in folds.json (the held-out speakers joined by '+')."""
-    plan = run.folds_plan(seed)
-    if not plan.is_file():
-        return {}
-    return {k: fold.get("name", f"fold {k}") for k, fold in enumerate(json.loads(plan.read_text())["folds"])}
 
 
 def _cells(row: dict) -> list[str]:
     return [row["name"], str(row["n"]), _pct(row["wa"]), _pct(row["ua"]), f"{row['epoch']} / {row['epochs']}",
-            _pct(row["oracle_wa"]), _pct(row["oracle_ua"]),
+            _pct(row["oracle_wa"]), _pct(row["oracle_ua"]), _pct(row["train_acc"]),
+            " / ".join(_pct(v) for v in row["val_change"]),
             "—" if math.isnan(row["epoch_s"]) else f"{row['epoch_s']:.0f}"]
 
 
-def _mean(value) -> float:
-    """A report metric: a number, or a {mean, std, n} summary over seeds."""
-    return value["mean"] if isinstance(value, dict) else float(value)
+def _line(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _pct(value: float) -> str:
-    return "—" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+    return "—" if math.isnan(value) else f"{100 * value:.2f}"
 
 
 if __name__ == "__main__":

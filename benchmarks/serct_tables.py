@@ -20,6 +20,7 @@ import math
 import statistics
 from pathlib import Path
 
+from serkit.evaluation.report import fold_oracle
 from serkit.rundir import RunDir
 
 
@@ -37,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def row(run: Path, reference: dict[str, tuple[str, str]]) -> str:
     metrics = json.loads((run / "report.json").read_text())["per_seed"][0]["metrics"]
-    histories = [fold.read_history() for fold in RunDir(run).all_folds()]
-    epochs = [e for history in histories for e in history]
-    oracle = max((e.get("test_acc", math.nan) for e in epochs), default=math.nan)
-    walls = [e["wall_s"] for e in epochs if math.isfinite(e.get("wall_s", math.nan))]
+    folds = list(RunDir(run).all_folds())
+    oracles = [o["oracle_accuracy"] for o in map(fold_oracle, folds) if o is not None]
+    oracle = max(oracles, default=math.nan)
+    walls = [e["wall_s"] for fold in folds for e in fold.read_history() if math.isfinite(e.get("wall_s", math.nan))]
     mine = answers(run)
     errors = sum(predicted != truth for truth, predicted in mine.values())
     differ = (str(sum(mine[u][1] != reference[u][1] for u in mine)) if mine.keys() == reference.keys() else "")

@@ -292,5 +292,5 @@ def test_a_finished_run_and_a_run_without_plans_get_no_unfinished_warning(tmp_pa
 def test_a_broken_split_plan_is_named(tmp_path):
     _fake_run(tmp_path, seeds=(0,), folds=1, history=False)
     (tmp_path / "seed=0" / "folds.json").write_text("{not json")
-    with pytest.raises(SerkitError, match=r"folds\.json is not a serkit split plan"):
+    with pytest.raises(SerkitError, match=r"folds\.json' is not valid JSON"):
         build_report(tmp_path)

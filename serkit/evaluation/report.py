@@ -41,7 +41,8 @@ from serkit.evaluation.groups import GROUP_COLUMNS, known_group_columns, metrics
 from serkit.evaluation.metrics import (METRIC_NAMES, classification_metrics, confusion_matrix,
                                        majority_baseline, normalize_rows, per_class_metrics)
 from serkit.evaluation.predictions import Predictions, atomic_write, read_predictions
-from serkit.rundir import RunDir, read_history
+from serkit.rundir import FoldDir, RunDir, read_history
+from serkit.splits import SplitPlan
 from serkit.evaluation.reproducibility import DEFINITION, REPRODUCIBILITY_KEYS, reproducibility_metrics
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,9 @@ def unfinished_fold_warnings(run_dir: Path) -> list[str]:
     run = RunDir(run_dir)
     warnings = []
     for seed in run.seeds():
-        plan = run.folds_plan(seed)
-        if not plan.is_file():
+        if not run.folds_plan(seed).is_file():
             continue
-        try:
-            planned = len(json.loads(plan.read_text())["folds"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise SerkitError(f"{plan} is not a serkit split plan ({error}); delete it and rerun the "
-                              f"experiment, or report the predictions.csv files alone") from None
+        planned = len(SplitPlan.load(run.folds_plan(seed)).folds)
         missing = [k for k in range(planned) if not run.fold(seed, k).finished]
         if missing:
             folds = ", ".join(str(k) for k in missing)
@@ -317,13 +313,9 @@ def oracle_scores(run_dir: Path) -> dict | None:
     """
     per_seed: dict[int, list[dict]] = {}
     for fold in RunDir(run_dir).all_folds():
-        rows = [r for r in read_history(fold.history) if math.isfinite(r.get("test_acc", math.nan))]
-        chosen = [r for r in rows if r.get("selected") == 1]
-        if rows and len(chosen) == 1:
-            per_seed.setdefault(fold.seed, []).append({
-                "oracle_accuracy": max(r["test_acc"] for r in rows),
-                "oracle_uar": max(r["test_uar"] for r in rows),
-                "selected_accuracy": chosen[0]["test_acc"], "selected_uar": chosen[0]["test_uar"]})
+        scores = fold_oracle(fold)
+        if scores is not None:
+            per_seed.setdefault(fold.seed, []).append(scores)
     if not per_seed:
         return None
     means = [{k: float(np.mean([f[k] for f in folds])) for k in folds[0]} for folds in per_seed.values()]
@@ -335,6 +327,18 @@ def oracle_scores(run_dir: Path) -> dict | None:
                    "chosen on validation (selected); per-fold means, so 'selected' can differ from the pooled "
                    "metrics above. Never used for any choice.")
     return out
+
+
+def fold_oracle(fold: FoldDir) -> dict | None:
+    """One fold's best per-epoch test accuracy and UA (``oracle_*``) and those at the epoch
+    chosen on validation (``selected_*``); None without ``monitor_test`` columns or a
+    single chosen epoch."""
+    rows = [r for r in read_history(fold.history) if math.isfinite(r.get("test_acc", math.nan))]
+    chosen = [r for r in rows if r.get("selected") == 1]
+    if not rows or len(chosen) != 1:
+        return None
+    return {"oracle_accuracy": max(r["test_acc"] for r in rows), "oracle_uar": max(r["test_uar"] for r in rows),
+            "selected_accuracy": chosen[0]["test_acc"], "selected_uar": chosen[0]["test_uar"]}
 
 
 def _read_history(path: Path) -> dict[str, np.ndarray] | None:
