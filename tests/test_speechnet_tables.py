@@ -1,0 +1,48 @@
+"""benchmarks/speechnet_tables.py: the paired per-seed change that docs/results.md's Table 2 quotes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def tables():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import speechnet_tables
+        yield speechnet_tables
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def report(accuracies: dict[int, float]) -> dict:
+    return {"metrics": {"accuracy": {"mean": sum(accuracies.values()) / len(accuracies), "n": len(accuracies)}},
+            "per_fold": [{"seed": s, "fold": 0, "metrics": {"accuracy": a}} for s, a in accuracies.items()]}
+
+
+def test_paired_change_pairs_seeds_and_counts_ups_and_downs(tables):
+    full = report({0: 0.80, 1: 0.70, 2: 0.90})
+    variant = report({0: 0.85, 1: 0.60, 2: 0.90, 3: 0.10})  # seed 3 has no pair: left out
+    # (+5 - 10 + 0) / 3 seeds
+    assert tables.paired_change(variant, full) == "-1.67 (1 up, 1 down)"
+    assert tables.paired_change(report({7: 0.5}), full) == "—"
+
+
+def test_full_model_row_comes_first_from_the_paper_protocol_run(tables, tmp_path):
+    def write(path: Path, data: dict) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+
+    write(tmp_path / tables.FULL_MODEL_RUN / "report.json", report({0: 0.8}))
+    write(tmp_path / "speechnet_emodb_ablation" / "summary.json", {"variants": {"b": {}, "a": {}}})
+    for name, acc in (("a", 0.5), ("b", 0.6)):
+        write(tmp_path / "speechnet_emodb_ablation" / name / "report.json", report({0: acc}))
+    reports = tables.with_full_model(tmp_path, "speechnet_emodb_ablation", "full")
+    assert list(reports) == ["full", "b", "a"]  # the full model, then the config's order
+    assert tables.seed_accuracies(reports["a"]) == {0: 50.0}
