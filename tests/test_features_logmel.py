@@ -57,6 +57,18 @@ def test_the_gain_of_a_recording_does_not_change_its_spectrogram():
     assert np.allclose(logmel(x), logmel(0.1 * x), atol=1e-3)
 
 
+def test_whole_clip_mode_gives_as_many_frames_as_the_clip_lasts():
+    whole = make_features("logmel", duration_s=None, offset_s=0.5, n_mels=64)
+    assert whole.spec.kind == "frames" and whole.spec.length is None and whole.n_frames is None
+    x = noise(2.5)
+    # From the offset on: 2 s of a 2.5 s clip, as a fixed 2 s segment at that offset gives it.
+    assert whole(x).shape == (1 + 32_000 // 256, 64)
+    assert np.array_equal(whole(x), make_features("logmel", duration_s=2.0, offset_s=0.5, n_mels=64)(x))
+    # A clip shorter than the offset keeps its last sample rather than nothing.
+    assert whole(noise(0.2)).shape == (1, 64)
+    assert np.array_equal(whole.segment(noise(0.2)), noise(0.2)[-1:])
+
+
 def test_bad_parameters_are_config_errors():
     with pytest.raises(ConfigError, match="win_length"):
         make_features("logmel", win_length=2048, n_fft=1024)

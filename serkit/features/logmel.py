@@ -17,6 +17,12 @@ Two choices the paper leaves open:
 - A clip shorter than offset + duration starts earlier (at ``max(0, length - duration)``)
   rather than losing its first 0.5 s to the offset; a clip of at least 3.5 s is cut
   exactly as the paper cuts it.
+
+``duration_s: null`` takes the whole clip from ``offset_s`` on instead, so clips give as
+many frames as they last (variable length, padded per batch like the other sequence
+features): the reading for models that take variable-length input, such as the wavelet
+CNN–LSTM's log-mel ablation, where a fixed segment would pad short clips with real
+columns of floor values.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ class LogMel:
     Args:
         sample_rate: the rate the signal must have (the paper: 48 000; ours: 16 000).
         offset_s: where the segment starts (paper: 0.5 s).
-        duration_s: segment length; shorter clips are zero-padded (paper: 3 s).
+        duration_s: segment length; shorter clips are zero-padded (paper: 3 s). None: the
+            whole clip from ``offset_s`` on, as many frames as it lasts.
         n_fft, win_length, hop_length: STFT sizes in samples (paper: 1024, 512, 256).
         n_mels: mel bands (paper: 128).
         top_db: dynamic range kept below the clip's maximum, in dB.
@@ -56,7 +63,7 @@ class LogMel:
         *,
         sample_rate: int = 16_000,
         offset_s: float = 0.5,
-        duration_s: float = 3.0,
+        duration_s: float | None = 3.0,
         n_fft: int = 1024,
         win_length: int = 512,
         hop_length: int = 256,
@@ -65,15 +72,16 @@ class LogMel:
     ):
         from serkit.errors import ConfigError
 
-        if not (win_length <= n_fft and hop_length > 0 and n_mels > 0 and duration_s > 0 and offset_s >= 0):
+        if not (win_length <= n_fft and hop_length > 0 and n_mels > 0 and (duration_s is None or duration_s > 0)
+                and offset_s >= 0):
             raise ConfigError(
-                "logmel needs win_length <= n_fft, hop_length > 0, n_mels > 0, duration_s > 0 "
+                "logmel needs win_length <= n_fft, hop_length > 0, n_mels > 0, duration_s > 0 (or null) "
                 f"and offset_s >= 0 (got n_fft={n_fft}, win_length={win_length}, "
                 f"hop_length={hop_length}, n_mels={n_mels}, duration_s={duration_s}, offset_s={offset_s})"
             )
         self.sample_rate = int(sample_rate)
         self.offset_s = float(offset_s)
-        self.duration_s = float(duration_s)
+        self.duration_s = None if duration_s is None else float(duration_s)
         self.n_fft, self.win_length, self.hop_length = int(n_fft), int(win_length), int(hop_length)
         self.n_mels = int(n_mels)
         self.top_db = float(top_db)
@@ -91,26 +99,33 @@ class LogMel:
 
     @property
     def spec(self) -> InputSpec:
-        """``n_frames`` frames of ``n_mels`` log-mel values, every clip the same length."""
+        """``n_frames`` frames of ``n_mels`` log-mel values, every clip the same length
+        (any length with ``duration_s`` None)."""
         return InputSpec("frames", (self.n_mels,), length=self.n_frames,
                          rate=self.sample_rate / self.hop_length)
 
     @property
-    def segment_samples(self) -> int:
-        return int(round(self.duration_s * self.sample_rate))
+    def segment_samples(self) -> int | None:
+        return None if self.duration_s is None else int(round(self.duration_s * self.sample_rate))
 
     @property
-    def n_frames(self) -> int:
-        """Frames per clip: every clip gives the same number (centred STFT)."""
-        return 1 + self.segment_samples // self.hop_length
+    def n_frames(self) -> int | None:
+        """Frames per clip: every clip gives the same number (centred STFT); None when
+        clips give as many as they last."""
+        return None if self.segment_samples is None else 1 + self.segment_samples // self.hop_length
 
     @property
     def feature_names(self) -> list[str]:
         return [f"logmel_{i:03d}" for i in range(self.n_mels)]
 
     def segment(self, signal: np.ndarray) -> np.ndarray:
-        """The ``duration_s`` segment the spectrogram is taken of, zero-padded at the end."""
+        """The ``duration_s`` segment the spectrogram is taken of, zero-padded at the end
+        (with ``duration_s`` None: the clip from ``offset_s`` on, at least one sample)."""
         length = self.segment_samples
+        if length is None:
+            start = min(int(round(self.offset_s * self.sample_rate)), max(0, len(signal) - 1))
+            rest = np.asarray(signal)[start:]
+            return pad_or_crop(rest, max(1, len(rest))).astype(np.float32, copy=False)
         start = min(int(round(self.offset_s * self.sample_rate)), max(0, len(signal) - length))
         return pad_or_crop(np.asarray(signal), length, offset=start).astype(np.float32, copy=False)
 
@@ -124,6 +139,6 @@ class LogMel:
         power = np.einsum("...ft,mf->...mt", magnitude**2.0,
                           mel_filters(self.sample_rate, self.n_fft, self.n_mels), optimize=True)
         if not np.any(power > 0):
-            return np.full((self.n_frames, self.n_mels), -self.top_db, dtype=np.float32)
+            return np.full((power.shape[-1], self.n_mels), -self.top_db, dtype=np.float32)
         db = librosa.power_to_db(power, ref=np.max, top_db=self.top_db)
         return db.T.astype(np.float32)
