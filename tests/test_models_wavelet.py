@@ -10,6 +10,7 @@ from serkit.batching import FeatureSet, collate
 from serkit.errors import ConfigError
 from serkit.features import make_features
 from serkit.models import make_model, make_model_for, model_input_kind, n_parameters
+from serkit.models.layers import MaskedBatchNorm2d
 from serkit.models.wavelet_cnn_lstm import WaveletCNNLSTM
 
 SMALL = {"filters": 8, "lstm_units": 12, "fc_units": 16}
@@ -53,6 +54,49 @@ def test_padding_does_not_change_the_output_in_evaluation():
     noisy = x.clone()
     noisy[0, ..., 40:] = 5.0
     assert torch.allclose(model(noisy, lengths), batched, atol=1e-5)
+
+
+def test_masked_batchnorm_keeps_padding_out_of_the_training_statistics():
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 5, 6)
+    padded = torch.cat([x, torch.randn(3, 4, 5, 3)], dim=-1)  # 3 columns of batch padding
+    lengths = torch.tensor([6, 6, 6])
+    plain, masked = torch.nn.BatchNorm2d(4), MaskedBatchNorm2d(4)
+    with torch.no_grad():
+        for norm in (plain, masked):
+            norm.weight.copy_(torch.linspace(0.5, 2.0, 4))
+            norm.bias.copy_(torch.linspace(-1.0, 1.0, 4))
+    want = plain(x)  # training mode: the batch's statistics over the real columns only
+    got = masked(padded, lengths)
+    assert torch.allclose(got[..., :6], want, atol=1e-5)
+    assert torch.allclose(masked.running_mean, plain.running_mean, atol=1e-6)
+    assert torch.allclose(masked.running_var, plain.running_var, atol=1e-6)
+    assert int(masked.num_batches_tracked) == 1
+    # Unequal lengths: each clip's own real columns, pooled over the batch.
+    masked.reset_running_stats()
+    lengths = torch.tensor([2, 6, 9])
+    real = torch.cat([padded[b, :, :, :n].reshape(4, -1) for b, n in enumerate(lengths.tolist())], dim=1)
+    out = masked(padded, lengths)
+    mean, var = real.mean(1), real.var(1, unbiased=False)
+    expected = (padded[0, :, :, :2] - mean.view(4, 1, 1)) / torch.sqrt(var.view(4, 1, 1) + 1e-5)
+    expected = expected * masked.weight.view(4, 1, 1) + masked.bias.view(4, 1, 1)
+    assert torch.allclose(out[0, :, :, :2], expected, atol=1e-5)
+    assert torch.allclose(masked.running_var, 0.9 + 0.1 * real.var(1, unbiased=True), atol=1e-6)
+    # Evaluation: the running statistics, as nn.BatchNorm2d.
+    plain.load_state_dict(masked.state_dict())
+    plain.eval(), masked.eval()
+    assert torch.equal(masked(padded, lengths), plain(padded))
+
+
+def test_with_masked_batchnorm_batch_padding_does_not_change_training_outputs():
+    clips = [np.random.default_rng(i).random((1, 32, n)).astype(np.float32) for i, n in enumerate((40, 77))]
+    x, lengths = collate(clips, "image")
+    wider = torch.nn.functional.pad(x, (0, 50))
+    for masked, same in ((True, True), (False, False)):
+        model = small(masked_batchnorm=masked).train()
+        assert torch.allclose(model(x, lengths), model(wider, lengths), atol=1e-5) is same
+    # The same state_dict keys: a bundle of either kind loads into the other.
+    small(masked_batchnorm=True).load_state_dict(small().state_dict())
 
 
 def test_a_wide_input_is_cut_to_its_centred_window():

@@ -100,6 +100,36 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x.masked_fill(~mask.unsqueeze(-1), fill).amax(1)
 
 
+class MaskedBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics come from each image's real columns only.
+
+    ``forward(x, lengths)``: ``x`` ``(B, C, H, W)`` with ``lengths[b]`` real columns, the rest
+    batch padding. A plain BatchNorm2d averages the padding into its batch statistics (and so
+    into the running ones), so how much padding a batch holds changes every clip's output in
+    training. In evaluation, or for a batch without padding, it is exactly nn.BatchNorm2d;
+    its state_dict has the same keys.
+    """
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.training or lengths is None or bool((lengths >= x.shape[-1]).all()):
+            return super().forward(x)
+        keep = sequence_mask(lengths.clamp_min(1), x.shape[-1], device=x.device).to(x.dtype)[:, None, None, :]
+        count = keep.sum() * x.shape[2]
+        mean = (x * keep).sum((0, 2, 3)) / count
+        centred = x - mean.view(1, -1, 1, 1)
+        var = (centred.square() * keep).sum((0, 2, 3)) / count
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                # nn.BatchNorm2d's update: momentum, or a cumulative average without one, and
+                # the unbiased variance.
+                factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach(), factor)
+                self.running_var.lerp_(var.detach() * count / (count - 1).clamp_min(1), factor)
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return centred * scale.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
 def last_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``x[b, lengths[b] - 1]`` for each b: the last real frame of ``(B, T, C)``."""
     index = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])

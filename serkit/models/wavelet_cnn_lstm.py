@@ -33,23 +33,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.errors import ConfigError
+from serkit.models.layers import MaskedBatchNorm2d
 
 POOLINGS = ("avg", "max")
 ACTIVATIONS = ("relu", "elu")
 
 
 class LFLB(nn.Module):
-    """Conv (``same`` padding, no bias: BN follows) → BatchNorm → activation → 2×2 pool."""
+    """Conv (``same`` padding, no bias: BN follows) → BatchNorm → activation → 2×2 pool.
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, pooling: str, activation: str):
+    With ``masked_batchnorm`` the BatchNorm's training statistics skip the batch padding
+    (:class:`~serkit.models.layers.MaskedBatchNorm2d`).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, pooling: str, activation: str,
+                 masked_batchnorm: bool = False):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
+        self.bn = MaskedBatchNorm2d(out_channels) if masked_batchnorm else nn.BatchNorm2d(out_channels)
         self.act = nn.ReLU() if activation == "relu" else nn.ELU()
         self.pool = nn.AvgPool2d(2) if pooling == "avg" else nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool(self.act(self.bn(self.conv(x))))
+        x = self.conv(x)
+        x = self.bn(x, lengths) if isinstance(self.bn, MaskedBatchNorm2d) else self.bn(x)
+        x = self.pool(self.act(x))
         lengths = lengths // 2
         return _zero_past(x, lengths), lengths
 
@@ -73,6 +81,8 @@ class WaveletCNNLSTM(nn.Module):
         dropout: before the last layer (the paper gives none: 0).
         max_frames: the widest input read; wider ones are cut to their centred window
             (500 columns = 8 s at a 256-sample hop); None: no limit.
+        masked_batchnorm: BatchNorm statistics from real columns only in training (the
+            paper's fixed 8 s input puts its padding into them; False keeps that).
     """
 
     def __init__(self, n_features: int, n_classes: int, *, channels: int = 1, height: int | None = None,
@@ -80,7 +90,7 @@ class WaveletCNNLSTM(nn.Module):
                  pipeline_kernels: tuple[tuple[int, ...], ...] = ((3, 3), (5, 5), (3, 5)),
                  lflb_kernels: tuple[int, ...] = (3, 3, 3), pooling: str = "avg", activation: str = "relu",
                  lstm_units: int = 100, fc_units: int = 1024, dropout: float = 0.0,
-                 max_frames: int | None = 500):
+                 max_frames: int | None = 500, masked_batchnorm: bool = False):
         super().__init__()
         self.input_kind = input_kind
         self.in_channels, self.height = _input_shape(n_features, channels, height, input_kind)
@@ -93,11 +103,12 @@ class WaveletCNNLSTM(nn.Module):
             raise ConfigError(f"model 'wavelet_cnn_lstm': {self.n_pools} pooling stages halve the {self.height} "
                               f"rows below 1; use fewer blocks (pipeline_kernels, lflb_kernels) or more rows")
         self.pipelines = nn.ModuleList(
-            nn.ModuleList(LFLB(self.in_channels if i == 0 else filters, filters, k, pooling, activation)
+            nn.ModuleList(LFLB(self.in_channels if i == 0 else filters, filters, k, pooling, activation,
+                               masked_batchnorm)
                           for i, k in enumerate(kernels))
             for kernels in pipeline_kernels)
         widths = [filters * len(pipeline_kernels)] + [filters] * len(lflb_kernels)
-        self.lflbs = nn.ModuleList(LFLB(widths[i], filters, k, pooling, activation)
+        self.lflbs = nn.ModuleList(LFLB(widths[i], filters, k, pooling, activation, masked_batchnorm)
                                    for i, k in enumerate(lflb_kernels))
         # channels_last: oneDNN's convolutions, BN and pools run faster on CPU in that layout
         # (as in cnn_transformer); the numbers are the same up to rounding.
