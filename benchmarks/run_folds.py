@@ -66,4 +66,7 @@ def print_fold_table(run_dir: Path, heading: str = "") -> None:
     for r in rows:
         print(f"| {r['seed']} | {r['fold']} | {r['epochs']} | {r['chosen_epoch']} | {100 * r['last_train_acc']:.1f} | "
               f"{100 * r['chosen_val_acc']:.1f} | {100 * r['test_acc']:.2f} | {100 * r['test_ua']:.2f} |")
-    print(f"\nmean validation accuracy at the chosen epoch: {mean_chosen_val_acc(rows):.2f}\n")
+    if any(r["chosen_val_acc"] == r["chosen_val_acc"] for r in rows):  # not all NaN: a validation side
+        print(f"\nmean validation accuracy at the chosen epoch: {mean_chosen_val_acc(rows):.2f}\n")
+    else:
+        print()

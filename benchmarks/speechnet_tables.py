@@ -64,41 +64,37 @@ def load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def table3_paper_protocol(runs: Path) -> None:
-    print("## Table 3 under the paper's protocol: one fixed stratified 80/20 split, 10 training seeds\n")
-    print("| corpus | runs | test clips | accuracy | UA | macro F1 | PLR / PCLR | paper accuracy | gap |")
-    print("|---|---|---|---|---|---|---|---|---|")
+#: Table 3's two protocols: the run-name suffix and the heading.
+TABLE3_PROTOCOLS = {
+    "paper_protocol": "Table 3 under the paper's protocol: one fixed stratified 80/20 split, 10 training seeds",
+    "random": "Table 3: random 90/10, the paper's text (a new split per seed)",
+}
+
+
+def table3(runs: Path, protocol: str) -> None:
+    print(f"\n## {TABLE3_PROTOCOLS[protocol]}\n")
+    print("| corpus | runs | test clips per run | accuracy | UA | macro precision | macro recall | macro F1 | "
+          "PLR / PCLR | paper accuracy | gap | training s/run |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for corpus, paper in PAPER_TABLE3.items():
-        report = load(runs / f"speechnet_{corpus}_paper_protocol" / "report.json")
+        run = runs / f"speechnet_{corpus}_{protocol}"
+        report = load(run / "report.json")
         if report is None:
-            print(f"| {corpus} | not run | | | | | | {paper:.2f} | |")
+            print(f"| {corpus} | not run | | | | | | | | {paper:.2f} | | |")
             continue
         m, r = report["metrics"], report.get("reproducibility") or {}
-        clips = report["per_fold"][0]["n"] if report.get("per_fold") else "—"
-        print(f"| {corpus} | {m['accuracy']['n']} | {clips} | {pct(m['accuracy'])} | {pct(m['uar'])} | "
+        clips = sorted({entry["n"] for entry in report.get("per_fold") or []}) or ["—"]
+        clips = clips[0] if len(clips) == 1 else f"{clips[0]}–{clips[-1]}"
+        print(f"| {corpus} | {m['accuracy']['n']} | {clips} | "
+              f"{pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['macro_precision'])} | {pct(m['macro_recall'])} | "
               f"{pct(m['macro_f1'])} | {pct(r.get('plr'))} / {pct(r.get('pclr'))} | {paper:.2f} | "
-              f"{100 * m['accuracy']['mean'] - paper:+.2f} |")
-
-
-def table3(runs: Path) -> None:
-    print("\n## Table 3: random 90/10 (the paper's text; 10 runs)\n")
-    print("| corpus | runs | accuracy | macro precision | macro recall | macro F1 | paper accuracy | gap | training s/run |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for corpus, paper in PAPER_TABLE3.items():
-        report = load(runs / f"speechnet_{corpus}_random" / "report.json")
-        if report is None:
-            print(f"| {corpus} | not run | | | | | {paper:.2f} | |")
-            continue
-        m = report["metrics"]
-        gap = 100 * m["accuracy"]["mean"] - paper
-        print(f"| {corpus} | {m['accuracy']['n']} | {pct(m['accuracy'])} | {pct(m['macro_precision'])} | "
-              f"{pct(m['macro_recall'])} | {pct(m['macro_f1'])} | {paper:.2f} | {gap:+.2f} | "
-              f"{fold_seconds(runs / f'speechnet_{corpus}_random')} |")
+              f"{100 * m['accuracy']['mean'] - paper:+.2f} | {fold_seconds(run)} |")
 
 
 def table3_per_seed(runs: Path) -> None:
-    for corpus in PAPER_TABLE3:
-        print_fold_table(runs / f"speechnet_{corpus}_random", f"\n### {corpus}, per seed\n")
+    for protocol in TABLE3_PROTOCOLS:
+        for corpus in PAPER_TABLE3:
+            print_fold_table(runs / f"speechnet_{corpus}_{protocol}", f"\n### {corpus}, {protocol}, per seed\n")
 
 
 def loso(runs: Path) -> None:
@@ -199,8 +195,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     args = parser.parse_args()
-    table3_paper_protocol(args.runs)
-    table3(args.runs)
+    for protocol in TABLE3_PROTOCOLS:
+        table3(args.runs, protocol)
     table3_per_seed(args.runs)
     loso(args.runs)
     ablation(args.runs)
