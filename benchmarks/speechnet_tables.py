@@ -142,15 +142,26 @@ def seed_accuracies(report: dict) -> dict[int, float]:
 
 def paired_change(report: dict, full: dict) -> str:
     """Mean per-seed accuracy change against the full model over the seeds both ran (same
-    split, same seed: the pairs differ only in the module removed), and on how many seeds
-    the variant scored higher / lower."""
+    split, same seed: the pairs differ only in the module removed), on how many seeds the
+    variant scored higher / lower, and the Wilcoxon signed-rank p of those pairs."""
     mine, base = seed_accuracies(report), seed_accuracies(full)
     seeds = sorted(set(mine) & set(base))
     if not seeds:
         return "—"
     diffs = [mine[s] - base[s] for s in seeds]
     higher, lower = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-    return f"{sum(diffs) / len(diffs):+.2f} ({higher} up, {lower} down)"
+    return f"{sum(diffs) / len(diffs):+.2f} ({higher} up, {lower} down{wilcoxon_p(diffs)})"
+
+
+def wilcoxon_p(diffs: list[float]) -> str:
+    """", p = …" of the Wilcoxon signed-rank test on paired differences (two-sided; ties at
+    zero dropped), or "" where it cannot be computed (fewer than two non-zero pairs)."""
+    from scipy.stats import wilcoxon
+
+    nonzero = [d for d in diffs if d != 0]
+    if len(nonzero) < 2:
+        return ""
+    return f", p = {wilcoxon(nonzero).pvalue:.2f}"
 
 
 def ablation(runs: Path) -> None:

@@ -30,7 +30,11 @@ def test_paired_change_pairs_seeds_and_counts_ups_and_downs(tables):
     full = report({0: 0.80, 1: 0.70, 2: 0.90})
     variant = report({0: 0.85, 1: 0.60, 2: 0.90, 3: 0.10})  # seed 3 has no pair: left out
     # (+5 - 10 + 0) / 3 seeds
-    assert tables.paired_change(variant, full) == "-1.67 (1 up, 1 down)"
+    # scipy's exact two-sided signed-rank p of the two non-zero pairs (+5, -10) is 1.0
+    assert tables.paired_change(variant, full) == "-1.67 (1 up, 1 down, p = 1.00)"
+    ten_down = report({s: 0.5 - 0.01 * s for s in range(10)})
+    ten = report({s: 0.6 for s in range(10)})
+    assert tables.paired_change(ten_down, ten).endswith("(0 up, 10 down, p = 0.00)")
     assert tables.paired_change(report({7: 0.5}), full) == "—"
 
 
