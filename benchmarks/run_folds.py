@@ -9,6 +9,7 @@ that statements such as "every seed chose epoch 11 or 12" come from a command.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from serkit.rundir import RunDir
@@ -66,7 +67,7 @@ def print_fold_table(run_dir: Path, heading: str = "") -> None:
     for r in rows:
         print(f"| {r['seed']} | {r['fold']} | {r['epochs']} | {r['chosen_epoch']} | {100 * r['last_train_acc']:.1f} | "
               f"{100 * r['chosen_val_acc']:.1f} | {100 * r['test_acc']:.2f} | {100 * r['test_ua']:.2f} |")
-    if any(r["chosen_val_acc"] == r["chosen_val_acc"] for r in rows):  # not all NaN: a validation side
+    if not all(math.isnan(r["chosen_val_acc"]) for r in rows):  # a run without a validation side has none
         print(f"\nmean validation accuracy at the chosen epoch: {mean_chosen_val_acc(rows):.2f}\n")
     else:
         print()

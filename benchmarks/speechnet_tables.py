@@ -44,20 +44,18 @@ def fold_seconds(run_dir: Path) -> str:
     return "—" if not times else f"{times[len(times) // 2]:.0f} s"
 
 
-def variant_summary(run_dir: Path) -> dict:
+def variant_reports(run_dir: Path) -> dict[str, dict]:
     """Each variant's own report.json, in the config's order where summary.json gives it.
 
     A variant's report is rewritten whenever that variant finishes, so after a longer rerun
     (``--seeds 10`` after ``--seeds 3``) that was stopped part way, finished variants show
     their new run count and the others their old one; the "runs" column says which.
     """
-    from serkit.training.runner import headline
-
     summary = load(run_dir / "summary.json")
     order = list(summary["variants"]) if summary else []
     reports = {p.parent.name: json.loads(p.read_text()) for p in sorted(run_dir.glob("*/report.json"))}
     names = [n for n in order if n in reports] + sorted(n for n in reports if n not in order)
-    return {"variants": {name: headline(reports[name]) for name in names}}
+    return {name: reports[name] for name in names}
 
 
 def load(path: Path) -> dict | None:
@@ -126,13 +124,8 @@ FULL_MODEL_RUN = "speechnet_emodb_paper_protocol"
 def with_full_model(runs: Path, name: str, full_name: str) -> dict[str, dict]:
     """The reports of the variants of ``runs/name``, after the full model's (named
     ``full_name``), read from :data:`FULL_MODEL_RUN`; a missing run is left out."""
-    reports = {}
     full = load(runs / FULL_MODEL_RUN / "report.json")
-    if full is not None:
-        reports[full_name] = full
-    for variant in variant_summary(runs / name)["variants"]:
-        reports[variant] = load(runs / name / variant / "report.json")
-    return reports
+    return ({full_name: full} if full is not None else {}) | variant_reports(runs / name)
 
 
 def seed_accuracies(report: dict) -> dict[int, float]:

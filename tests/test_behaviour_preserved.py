@@ -22,7 +22,7 @@ cross-entropy (docs/models.md, "Widths in our configs"). The other peers and the
 were left as they were; ``peers/speechnet/`` was then removed, SpeechNet no longer being a
 variant of emodb_peers.yaml (its row of Table 4 is emodb_paper_protocol.yaml). The peers'
 own files stayed byte for byte the same when that config moved to the last epoch and no
-class weights: two epochs on a balanced fake corpus keep the same epoch and weights.
+class weights.
 """
 
 from __future__ import annotations
