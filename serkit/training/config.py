@@ -101,6 +101,11 @@ class TrainingConfig:
     #: Train on a random window of this many time steps (frames, samples, image columns)
     #: of each longer input, drawn anew every epoch; validation and test read whole inputs.
     random_crop: int | None = None
+    #: Batch training clips of similar lengths together (shuffled groups sorted by length,
+    #: serkit.batching.batch_indices) and score validation and test sides in order of length:
+    #: on corpora of mixed lengths, far fewer padded steps to compute. Only for models whose
+    #: outputs ignore padding (masked); the batches differ, so results differ from false.
+    group_by_length: bool = False
     #: Autocast to bfloat16 (CPU) or float16 with loss scaling (CUDA) while training.
     mixed_precision: bool = False
     #: Clip the global norm of the gradients to this value before each step (None: never);
@@ -116,7 +121,7 @@ class TrainingConfig:
 #: they hold their defaults, so that older run folders still resume (see to_dict).
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
                             "standardize_by": None, "calibrate": False, "class_weights": True,
-                            "monitor_test": False, "grad_clip": None}
+                            "monitor_test": False, "grad_clip": None, "group_by_length": False}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from serkit.batching import FeatureSet, collate, random_crops
+from serkit.batching import FeatureSet, batch_indices, collate, random_crops
 from serkit.errors import ConfigError
 
 #: How long followers wait for rank 0's next fit (it may extract features for hours).
@@ -221,7 +221,8 @@ def wrap(shard: Shard | None, model: torch.nn.Module) -> torch.nn.Module:
 
 
 def batches(shard: Shard | None, data: FeatureSet, batch_size: int, *, generator, crop=None,
-            crop_rng=None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]]:
+            crop_rng=None, group_by_length: bool = False,
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]]:
     """``(x, lengths, y, weight)``: this rank's rows of each training batch, and the weight
     that makes the ranks' mean losses average to the batch's mean loss (1 in one process).
 
@@ -229,12 +230,12 @@ def batches(shard: Shard | None, data: FeatureSet, batch_size: int, *, generator
     :meth:`FeatureSet.batches` draws them, from the same generators on every rank.
     """
     if shard is None:
-        for x, lengths, y in data.batches(batch_size, generator=generator, crop=crop, crop_rng=crop_rng):
+        for x, lengths, y in data.batches(batch_size, generator=generator, crop=crop, crop_rng=crop_rng,
+                                          group_by_length=group_by_length):
             yield x, lengths, y, 1.0
         return
-    order = torch.randperm(len(data), generator=generator)
-    for start in range(0, len(data), batch_size):
-        index = order[start : start + batch_size].numpy()
+    lengths = data.lengths() if group_by_length else None
+    for index in batch_indices(len(data), batch_size, generator=generator, lengths=lengths):
         items = [data.features[i] for i in index]
         if crop is not None:
             items = random_crops(items, data.kind, crop, crop_rng)

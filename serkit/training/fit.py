@@ -93,6 +93,9 @@ def fit(
     state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker, shard)
     net = distributed.wrap(shard, model)  # what trains: DDP around the model in a group
     start = state.resume(state_path)
+    if settings.group_by_length:  # their scores do not depend on the order: sort once, pad little
+        val = val.by_length()[0] if val is not None else None
+        monitor = monitor.by_length()[0] if monitor is not None else None
     bar = progress_bar(range(start, settings.epochs), desc="epochs", leave=False,
                        enabled=progress, initial=start, total=settings.epochs)
     for epoch in bar:
@@ -129,7 +132,8 @@ def _train_epoch(model, data, optimizer, loss_fn, settings, generator, device, p
     inner = getattr(model, "module", model)  # the model itself under DDP
     total_loss, correct = 0.0, 0
     batches = distributed.batches(shard, data, settings.batch_size, generator=generator,
-                                  crop=settings.random_crop, crop_rng=crop_rng)
+                                  crop=settings.random_crop, crop_rng=crop_rng,
+                                  group_by_length=settings.group_by_length)
     for x, lengths, y, weight in batches:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
@@ -193,13 +197,21 @@ def _monitor_scores(model, data: FeatureSet, batch_size: int, device) -> tuple[f
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, data: FeatureSet, *, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """Class probabilities ``(n, classes)`` in the order of ``data``."""
+def predict_proba(model: nn.Module, data: FeatureSet, *, batch_size: int = 256, device: str = "cpu",
+                  by_length: bool = False) -> np.ndarray:
+    """Class probabilities ``(n, classes)`` in the order of ``data``; ``by_length`` batches
+    the items in order of length (less padding), then puts the rows back in place."""
     model.eval()
     model.to(device)
+    data, order = data.by_length() if by_length else (data, None)
     parts = [torch.softmax(model(x.to(device), _to(lengths, device)), dim=1).cpu()
              for x, lengths, _ in data.batches(batch_size)]
-    return torch.cat(parts).numpy().astype(np.float64)
+    sorted_rows = torch.cat(parts).numpy().astype(np.float64)
+    if order is None:
+        return sorted_rows
+    rows = np.empty_like(sorted_rows)
+    rows[order] = sorted_rows
+    return rows
 
 
 def _to(tensor, device):

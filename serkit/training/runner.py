@@ -305,8 +305,8 @@ def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress
     torch.save(result.best_state, buffer)
     atomic_write_bytes(fold_dir.model_pt, buffer.getvalue())
     fold_dir.write_history(result.history, result.best_epoch)
-    probabilities = (predict_proba(model, test, batch_size=settings.batch_size, device=settings.device)
-                     if len(test) else np.zeros((0, len(dataset.classes))))
+    probabilities = (predict_proba(model, test, batch_size=settings.batch_size, device=settings.device,
+                                   by_length=settings.group_by_length) if len(test) else np.zeros((0, len(dataset.classes))))
     if settings.calibrate and len(val):
         probabilities = _calibrated(model, val, probabilities, settings, fold_dir)
     fold_dir.training_state.unlink(missing_ok=True)
@@ -315,7 +315,8 @@ def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress
 
 def _calibrated(model, val: FeatureSet, test_probabilities: np.ndarray, settings, fold_dir: FoldDir) -> np.ndarray:
     """Test probabilities under the temperature fitted on the validation side (saved with the fold)."""
-    val_probabilities = predict_proba(model, val, batch_size=settings.batch_size, device=settings.device)
+    val_probabilities = predict_proba(model, val, batch_size=settings.batch_size, device=settings.device,
+                                      by_length=settings.group_by_length)
     temperature = fit_temperature(val_probabilities, val.targets)
     record = {"temperature": temperature,
               "val_nll_before": negative_log_likelihood(val_probabilities, val.targets),
