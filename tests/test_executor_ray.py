@@ -228,3 +228,29 @@ def test_search_trials_run_as_tasks_to_the_local_choice(fake_root, tmp_path, clu
     assert [r.val_loss for r in remote.results] == [r.val_loss for r in local.results]
     assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
     assert (tmp_path / "ray" / "trials.csv").exists() and (tmp_path / "ray" / "best.yaml").exists()
+
+
+def test_variants_run_side_by_side_to_the_local_bytes(fake_root, tmp_path, cluster, one_torch_thread, monkeypatch):
+    from serkit.training.runner import run_variants
+
+    config = config_from_dict({**tiny_config().to_dict(), "seeds": 1,
+                               "variants": {"wide": {"model.params.hidden_units": [16]},
+                                            "narrow": {"model.params.hidden_units": [4]}}})
+    local = run_variants(config, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
+    sent = []
+    real_wait = executors.RayExecutor._wait
+
+    def counting_wait(self, refs, **kwargs):
+        sent.append(sorted(refs.values()))
+        return real_wait(self, refs, **kwargs)
+
+    monkeypatch.setattr(executors.RayExecutor, "_wait", counting_wait)
+    with executors.open_executor("ray") as executor:
+        remote = run_variants(config, out_dir=tmp_path / "ray", data_root=fake_root, progress=False,
+                              executor=executor)
+    # Both variants' folds went to the cluster in one batch, not one variant after the other.
+    assert sent == [["narrow/seed=0/fold=0", "narrow/seed=0/fold=1", "wide/seed=0/fold=0", "wide/seed=0/fold=1"]]
+    assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
+    assert len(predictions(tmp_path / "local")) == 4
+    assert {name: r["metrics"] for name, r in remote.items()} == {name: r["metrics"] for name, r in local.items()}
+    assert (tmp_path / "ray" / "summary.json").read_text() == (tmp_path / "local" / "summary.json").read_text()

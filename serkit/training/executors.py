@@ -3,9 +3,10 @@
 :func:`serkit.training.runner.run_experiment` hands the folds it has not finished to an
 executor, then runs whatever is still unfinished in its own loop; with the ``local``
 executor (``None``) that loop is the whole story. The Ray executor sends every unfinished
-(seed, fold) of the experiment to the cluster at once, one task each with the CPUs
-(``training.num_threads``, else 1) and GPU (``training.device: cuda``) the fold needs, and
-:func:`serkit.training.search.run_search` sends every unfinished trial as one task.
+(seed, fold) of the experiment (of every variant, for a run of variants) to the cluster at
+once, one task each with the CPUs (``training.num_threads``, else 1) and GPU
+(``training.device: cuda``) the fold needs, and :func:`serkit.training.search.run_search`
+sends every unfinished trial as one task.
 
 Every task writes into the same run folder as a local run would (the workers must see the
 driver's filesystem: one machine, or a shared one across nodes). Resuming is the local
@@ -104,16 +105,23 @@ class RayExecutor:
 
     def run_folds(self, config, dataset, jobs, *, progress: bool = True) -> None:
         """Run the unfinished ``(fold_dir, fold)`` jobs of one experiment; return when all are done."""
-        pending = [(fold_dir, fold) for fold_dir, fold in jobs if not fold_dir.finished]
-        if not pending:
-            return
-        request = resources(config)
-        task = self.ray.remote(run_fold_task).options(max_retries=MAX_RETRIES, **request)
-        threads = request["num_cpus"]
-        dataset_ref = self.ray.put(dataset)  # sent to the object store once, not once per fold
-        refs = {task.remote(config, dataset_ref, fold, fold_dir, threads): _fold_name(fold_dir)
-                for fold_dir, fold in pending}
-        self._wait(refs, desc=f"{config.experiment}: {len(pending)} folds", progress=progress)
+        self.run_fold_groups([(config, dataset, jobs)], progress=progress, desc=config.experiment)
+
+    def run_fold_groups(self, groups, *, progress: bool = True, desc: str = "variants") -> None:
+        """Run the unfinished jobs of several experiments (``(config, dataset, jobs)`` each: the
+        variants of a run) side by side; return when all are done."""
+        refs = {}
+        for config, dataset, jobs in groups:
+            pending = [(fold_dir, fold) for fold_dir, fold in jobs if not fold_dir.finished]
+            if not pending:
+                continue
+            request = resources(config)
+            task = self.ray.remote(run_fold_task).options(max_retries=MAX_RETRIES, **request)
+            dataset_ref = self.ray.put(dataset)  # sent to the object store once, not once per fold
+            refs.update({task.remote(config, dataset_ref, fold, fold_dir, request["num_cpus"]): _fold_name(fold_dir)
+                         for fold_dir, fold in pending})
+        if refs:
+            self._wait(refs, desc=f"{desc}: {len(refs)} folds", progress=progress)
 
     def run_trials(self, out: Path, trials: list, *, data_root, echo: Callable[[str], None],
                    on_result: Callable[[list], None], progress: bool = True) -> list:

@@ -102,18 +102,29 @@ def run_experiment(
                           "with run_variants (`serkit run` does)")
     run = RunDir(out_dir if out_dir is not None else Path("runs") / config.experiment)
     with _claimed_run_dir(run, config):  # a start that fails leaves no half-made run folder
-        if config.training.num_threads:
-            torch.set_num_threads(config.training.num_threads)
-        dataset = load_dataset(config, data_root=data_root, progress=progress)
-        _write_protocol(run, config, dataset)
-        plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
-        jobs = [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+        dataset, jobs = _prepare(run, config, data_root=data_root, progress=progress)
         if executor is not None:  # it runs them all; the loop below then finds each one finished
             executor.run_folds(config, dataset, jobs, progress=progress)
-        for fold_dir, fold in progress_bar(jobs, desc=config.experiment, unit="fold", enabled=progress):
-            if not fold_dir.finished:
-                run_fold(config, dataset, fold, fold_dir, progress=progress)
+        _run_here(config, dataset, jobs, progress=progress)
     return build_report(run.path)
+
+
+def _prepare(run: RunDir, config: ExperimentConfig, *, data_root, progress: bool) -> tuple[Dataset, list]:
+    """Load the data, write the protocol and each seed's folds; return the dataset and the
+    ``(fold_dir, fold)`` jobs of every seed."""
+    if config.training.num_threads:
+        torch.set_num_threads(config.training.num_threads)
+    dataset = load_dataset(config, data_root=data_root, progress=progress)
+    _write_protocol(run, config, dataset)
+    plans = {seed: _plan(run, config, dataset, seed) for seed in config.seed_list}
+    return dataset, [(run.fold(seed, k), fold) for seed, plan in plans.items() for k, fold in enumerate(plan.folds)]
+
+
+def _run_here(config: ExperimentConfig, dataset: Dataset, jobs: list, *, progress: bool) -> None:
+    """Run the unfinished jobs in this process, one after the other."""
+    for fold_dir, fold in progress_bar(jobs, desc=config.experiment, unit="fold", enabled=progress):
+        if not fold_dir.finished:
+            run_fold(config, dataset, fold, fold_dir, progress=progress)
 
 
 def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
@@ -129,15 +140,34 @@ def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
         return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress,
                                                   executor=executor)}
     with _claimed_run_dir(RunDir(out), config):
-        reports = {
-            name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress,
-                                 executor=executor)
-            for name, variant in variant_configs(config).items()
-        }
+        if executor is None:
+            reports = {name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
+                       for name, variant in variant_configs(config).items()}
+        else:
+            reports = _run_variants_together(config, out, data_root=data_root, progress=progress,
+                                             executor=executor)
     summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "summary.md", _summary_markdown(summary))
     return reports
+
+
+def _run_variants_together(config: ExperimentConfig, out: Path, *, data_root, progress: bool, executor) -> dict:
+    """Hand the unfinished folds of every variant to ``executor`` at once, so that variants
+    run side by side (a depth sweep of one fold per variant keeps every core busy, and the
+    last folds of one variant share the cluster with the first of the next)."""
+    variants = variant_configs(config)
+    with contextlib.ExitStack() as claims:
+        prepared = {}
+        for name, variant in variants.items():
+            run = RunDir(out / name)
+            claims.enter_context(_claimed_run_dir(run, variant))
+            prepared[name] = (run, *_prepare(run, variant, data_root=data_root, progress=progress))
+        executor.run_fold_groups([(variants[name], dataset, jobs) for name, (_, dataset, jobs) in prepared.items()],
+                                 progress=progress)
+        for name, (_, dataset, jobs) in prepared.items():
+            _run_here(variants[name], dataset, jobs, progress=progress)
+    return {name: build_report(run.path) for name, (run, _, _) in prepared.items()}
 
 
 #: What a variant summary shows of each report.
