@@ -32,10 +32,10 @@ def stamped(epoch: int) -> nn.Module:
     return model
 
 
-def track(select: str, losses, accs=None, *, patience=None) -> tuple[_Selection, list[bool]]:
+def track(select: str, losses, accs=None, *, patience=None, window=1) -> tuple[_Selection, list[bool]]:
     """Feed one row per epoch; returns the tracker and should_stop() after each epoch."""
     accs = accs if accs is not None else [0.5] * len(losses)
-    tracker = _Selection(select, patience)
+    tracker = _Selection(select, patience, window)
     stops = []
     for epoch, (loss, acc) in enumerate(zip(losses, accs), start=1):
         tracker.update({"epoch": epoch, "val_loss": loss, "val_acc": acc}, stamped(epoch))
@@ -157,7 +157,74 @@ def test_patience_counts_from_the_best_loss_not_from_the_first_epoch():
 
 
 # ---------------------------------------------------------------------------------------
+# a window of epochs
+
+
+def test_a_window_of_three_passes_over_a_lucky_epoch_for_a_good_stretch():
+    # Epoch 2 alone is best (0.9), between two bad ones; epochs 4-6 are good together.
+    accs = [0.3, 0.9, 0.3, 0.6, 0.65, 0.7, 0.6]
+    alone, _ = track("val_accuracy", [1.0] * 7, accs)
+    assert alone.best_epoch == 2
+    windowed, _ = track("val_accuracy", [1.0] * 7, accs, window=3)
+    windowed.finish()
+    # Means: e1 (.3+.9)/2 = .6, e2 .5, e3 .6, e4 .517, e5 .65, e6 .65, e7 (.7+.6)/2 = .65:
+    # the earliest of the best, with its own weights.
+    assert windowed.best_epoch == 5 and kept_epoch(windowed) == 5
+    assert windowed.best_score == pytest.approx(-0.65)
+
+
+def test_a_window_of_five_averages_two_epochs_either_side():
+    accs = [0.5, 0.5, 0.9, 0.5, 0.5, 0.7, 0.7, 0.7, 0.4, 0.4]
+    tracker, _ = track("val_accuracy", [1.0] * 10, accs, window=5)
+    tracker.finish()
+    assert tracker.best_epoch == 5  # (.9+.5+.5+.7+.7)/5 = .66; epoch 7's five: .6
+    assert tracker.best_score == pytest.approx(-0.66)
+    three, _ = track("val_accuracy", [1.0] * 10, accs, window=3)
+    three.finish()
+    assert three.best_epoch == 7  # (.7+.7+.7)/3; epoch 5's three: .567
+
+
+def test_the_last_epochs_wait_for_finish_and_are_judged_on_a_shorter_window():
+    tracker, _ = track("val_accuracy", [1.0] * 5, [0.1, 0.2, 0.3, 0.4, 0.9], window=3)
+    assert tracker.best_epoch == 4 and [e for e, _ in tracker.pending] == [5]  # 5's window not complete
+    tracker.finish()
+    assert tracker.best_epoch == 5 and kept_epoch(tracker) == 5  # (.4 + .9) / 2
+    assert tracker.pending == []
+
+
+def test_a_window_smooths_the_validation_loss_too():
+    tracker, _ = track("val_loss", [1.0, 0.2, 1.0, 0.5, 0.45, 0.5, 0.9], window=3)
+    tracker.finish()
+    assert tracker.best_epoch == 5  # (.5 + .45 + .5) / 3, not epoch 2's lone 0.2
+
+
+def test_early_stopping_is_not_delayed_by_the_window():
+    losses = [1.0, 0.8, 0.9, 0.9, 0.9]
+    _, plain = track("val_accuracy", losses, patience=3)
+    _, windowed = track("val_accuracy", losses, patience=3, window=5)
+    assert windowed == plain == [False, False, False, False, True]
+
+
+# ---------------------------------------------------------------------------------------
 # resume in the middle
+
+
+@pytest.mark.parametrize("cut", [1, 2, 4, 6])
+def test_a_windowed_tracker_saved_and_loaded_in_the_middle_makes_the_same_choice(cut):
+    accs = [0.3, 0.9, 0.3, 0.6, 0.65, 0.7, 0.6, 0.62]
+    losses = [1.0] * len(accs)
+    whole, _ = track("val_accuracy", losses, accs, window=3)
+    whole.finish()
+    first = _Selection("val_accuracy", None, 3)
+    for epoch in range(1, cut + 1):
+        first.update({"epoch": epoch, "val_loss": 1.0, "val_acc": accs[epoch - 1]}, stamped(epoch))
+    resumed = _Selection("val_accuracy", None, 3)
+    resumed.load(first.state())
+    for epoch in range(cut + 1, len(accs) + 1):
+        resumed.update({"epoch": epoch, "val_loss": 1.0, "val_acc": accs[epoch - 1]}, stamped(epoch))
+    resumed.finish()
+    assert resumed.best_epoch == whole.best_epoch == 5
+    assert kept_epoch(resumed) == 5
 
 
 @pytest.mark.parametrize("select", ["val_loss", "val_accuracy", "last"])
@@ -240,6 +307,18 @@ def test_fit_under_val_accuracy_keeps_the_most_accurate_epoch(monkeypatch):
     assert len(result.history) == 10 and result.best_epoch == 5
 
 
+def test_fit_with_a_window_keeps_the_centre_of_the_best_stretch(monkeypatch):
+    # ACCS alone peak at epoch 5 (0.8); over 3 epochs epoch 6 (.8 + .7 + .6) / 3 = .7 beats 5 (.683).
+    result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), select="val_accuracy", select_window=3)
+    assert len(result.history) == 10 and result.best_epoch == 6
+
+
+def test_fit_judges_its_last_epochs_when_training_ends(monkeypatch):
+    rows = zip([1.0] * 6, [0.1, 0.2, 0.3, 0.4, 0.5, 0.9])
+    result = scripted_fit(monkeypatch, Script(rows), select="val_accuracy", select_window=3, epochs=6)
+    assert result.best_epoch == 6  # (.5 + .9) / 2 = .7 beats epoch 5's (.4 + .5 + .9) / 3 = .6
+
+
 def test_fit_under_last_keeps_the_final_weights(monkeypatch):
     result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), select="last", epochs=6)
     assert result.best_epoch == 6
@@ -250,19 +329,20 @@ def test_fit_without_patience_runs_every_epoch(monkeypatch):
     assert len(result.history) == 10 and result.best_epoch == 4
 
 
-@pytest.mark.parametrize("select", ["val_loss", "val_accuracy"])
-def test_fit_interrupted_in_the_middle_resumes_to_the_same_choice(monkeypatch, tmp_path, select):
+@pytest.mark.parametrize("select,window", [("val_loss", 1), ("val_accuracy", 1), ("val_accuracy", 3)])
+def test_fit_interrupted_in_the_middle_resumes_to_the_same_choice(monkeypatch, tmp_path, select, window):
     rows = list(zip(LOSSES, ACCS))
-    whole = scripted_fit(monkeypatch, Script(rows), select=select, early_stopping_patience=3)
+    whole = scripted_fit(monkeypatch, Script(rows), select=select, early_stopping_patience=3,
+                         select_window=window)
 
     state = tmp_path / "training_state.pt"
     with pytest.raises(KeyboardInterrupt):
         scripted_fit(monkeypatch, Script(rows, interrupt_at=5), state_path=state, select=select,
-                     early_stopping_patience=3, checkpoint_every=1)
+                     early_stopping_patience=3, checkpoint_every=1, select_window=window)
     assert state.exists()
     # The state holds epochs 1-4; the resumed fit is asked about epochs 5 onwards only.
     resumed = scripted_fit(monkeypatch, Script(rows[4:]), state_path=state, select=select,
-                           early_stopping_patience=3, checkpoint_every=1)
+                           early_stopping_patience=3, checkpoint_every=1, select_window=window)
     assert resumed.best_epoch == whole.best_epoch
     assert [r["epoch"] for r in resumed.history] == [r["epoch"] for r in whole.history]
     assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]

@@ -230,5 +230,19 @@ def test_speechnet_configs_never_choose_on_the_margin_loss():
             if variant.model.name != "speechnet" or variant.training.loss.name != "balanced_margin":
                 continue
             assert variant.training.select in ("last", "val_accuracy"), (path.name, name)
+            # ...and a chosen epoch is judged over a window of epochs, not alone.
+            assert variant.training.select == "last" or variant.training.select_window > 1, (path.name, name)
             assert variant.training.early_stopping_patience is None, (path.name, name)
             assert variant.training.epochs == 200, (path.name, name)
+
+
+def test_select_window_is_an_odd_count_for_a_validation_choice():
+    assert config_from_dict(BASE).training.select_window == 1
+    assert "select_window" not in config_from_dict(BASE).to_dict()["training"]
+    five = config_from_dict({**BASE, "training": {"select": "val_accuracy", "select_window": 5}})
+    assert five.training.select_window == 5 and five.to_dict()["training"]["select_window"] == 5
+    for bad in (0, -3, 4):
+        with pytest.raises(ConfigError, match=f"select_window must be an odd number of epochs.*not {bad}"):
+            config_from_dict({**BASE, "training": {"select": "val_accuracy", "select_window": bad}})
+    with pytest.raises(ConfigError, match="select_window needs select: val_loss or val_accuracy"):
+        config_from_dict({**BASE, "training": {"select": "last", "select_window": 3}})

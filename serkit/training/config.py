@@ -79,6 +79,10 @@ class TrainingConfig:
     #: Which checkpoint predicts the test fold: the epoch with the best validation loss or
     #: accuracy (never chosen on test data), or simply the last epoch.
     select: str = "val_loss"  # val_loss | val_accuracy | last
+    #: Judge each epoch by the mean validation score over this many epochs centred on it
+    #: (odd; 1: the epoch alone), so that one lucky epoch of a small validation side does
+    #: not choose the checkpoint.
+    select_window: int = 1
     #: Standardise features with statistics of the training side only.
     standardize: bool = True
     #: "corpus": standardise each training corpus on its own clips (the pooled statistics
@@ -121,7 +125,8 @@ class TrainingConfig:
 #: they hold their defaults, so that older run folders still resume (see to_dict).
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
                             "standardize_by": None, "calibrate": False, "class_weights": True,
-                            "monitor_test": False, "grad_clip": None, "group_by_length": False}
+                            "monitor_test": False, "grad_clip": None, "group_by_length": False,
+                            "select_window": 1}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 
@@ -337,6 +342,12 @@ def validate(config: ExperimentConfig, source: str) -> None:
         _check_protocol(protocol, f"release.protocols[{i}]", source)
     if t.select not in SELECT_CHOICES:
         raise ConfigError(f"{source}: training.select must be one of {SELECT_CHOICES}, not {t.select!r}")
+    if t.select_window < 1 or t.select_window % 2 == 0:
+        raise ConfigError(f"{source}: training.select_window must be an odd number of epochs (1, 3, 5 ...), "
+                          f"not {t.select_window}")
+    if t.select == "last" and t.select_window != 1:
+        raise ConfigError(f"{source}: training.select_window needs select: val_loss or val_accuracy "
+                          "(select: last keeps the last epoch whatever the window)")
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError(f"{source}: training.optimizer must be one of {OPTIMIZERS}, not {t.optimizer!r}")
     for name in ("epochs", "batch_size", "checkpoint_every"):

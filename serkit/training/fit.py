@@ -89,7 +89,7 @@ def fit(
                  if settings.scheduler is not None else None)
     precision = _Precision(settings.mixed_precision, device, settings.grad_clip)
     shuffle = torch.Generator().manual_seed(seed)
-    tracker = _Selection(settings.select, settings.early_stopping_patience)
+    tracker = _Selection(settings.select, settings.early_stopping_patience, settings.select_window)
     state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker, shard)
     net = distributed.wrap(shard, model)  # what trains: DDP around the model in a group
     start = state.resume(state_path)
@@ -123,6 +123,7 @@ def fit(
         if tracker.should_stop():
             log.info("early stop after epoch %d (best epoch %d)", epoch + 1, tracker.best_epoch)
             break
+    tracker.finish()
     return FitResult(tracker.best_state or _copy_state(model), tracker.best_epoch, tracker.history)
 
 
@@ -223,11 +224,18 @@ def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 class _Selection:
-    """Tracks the history and the checkpoint to keep: best on validation, or the last."""
+    """Tracks the history and the checkpoint to keep: best on validation, or the last.
 
-    def __init__(self, select: str, patience: int | None):
-        self.select, self.patience = select, patience
+    With a ``window`` of w epochs (odd), an epoch's validation score is the mean over the
+    epochs within w // 2 of it (fewer at the ends of training), so that one lucky epoch
+    of a noisy validation side does not decide. An epoch is judged once the epochs after
+    it in its window are known; until then its weights wait in ``pending``.
+    """
+
+    def __init__(self, select: str, patience: int | None, window: int = 1):
+        self.select, self.patience, self.window = select, patience, window
         self.history: list[dict[str, float]] = []
+        self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch = 0
         self.best_score = math.inf
@@ -236,15 +244,34 @@ class _Selection:
 
     def update(self, row: dict[str, float], model: nn.Module) -> None:
         self.history.append(row)
-        score = {"val_loss": row["val_loss"], "val_accuracy": -row["val_acc"], "last": 0.0}[self.select]
-        if self.select == "last" or score < self.best_score:
-            self.best_score, self.best_epoch = score, int(row["epoch"])
-            self.best_state = _copy_state(model)
+        if self.select == "last":
+            self.best_epoch, self.best_state = int(row["epoch"]), _copy_state(model)
+        else:
+            self.pending.append((int(row["epoch"]), _copy_state(model)))
+            if len(self.pending) > self.window // 2:  # the oldest one's window is complete
+                self._judge(*self.pending.pop(0))
         # Early stopping always watches the validation loss (as Keras/the papers do).
         if row["val_loss"] < self.best_loss:
             self.best_loss, self.since_improved = row["val_loss"], 0
         else:
             self.since_improved += 1
+
+    def finish(self) -> None:
+        """Judge the epochs still waiting (the last ones: their windows end with training)."""
+        while self.pending:
+            self._judge(*self.pending.pop(0))
+
+    def _judge(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
+        score = self._score(epoch)
+        if score < self.best_score:
+            self.best_score, self.best_epoch, self.best_state = score, epoch, state
+
+    def _score(self, epoch: int) -> float:
+        """Lower is better: the validation loss, or minus the accuracy, averaged over the window."""
+        half = self.window // 2
+        near = [row for row in self.history if abs(int(row["epoch"]) - epoch) <= half]
+        key, sign = ("val_loss", 1.0) if self.select == "val_loss" else ("val_acc", -1.0)
+        return sign * sum(row[key] for row in near) / len(near)
 
     def should_stop(self) -> bool:
         return self.patience is not None and self.since_improved >= self.patience
