@@ -198,3 +198,15 @@ def _matches(folder: Path, pattern: re.Pattern) -> Iterator[re.Match]:
         match = pattern.match(child.name)
         if match and child.is_dir():
             yield match
+
+
+def window_mean(history: list[dict[str, float]], epoch: int, window: int, key: str) -> float:
+    """The mean of ``key`` over the history rows within ``window // 2`` epochs of ``epoch``:
+    the score ``training.select_window`` judges an epoch by (fewer rows at the ends).
+
+    Example:
+        >>> window_mean([{"epoch": e, "val_acc": a} for e, a in [(1, .2), (2, .5), (3, .8)]], 3, 3, "val_acc")
+        0.65
+    """
+    near = [row[key] for row in history if abs(int(row["epoch"]) - epoch) <= window // 2]
+    return sum(near) / len(near)

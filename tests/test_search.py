@@ -15,7 +15,8 @@ from serkit.cli import main
 from serkit.errors import ConfigError
 from serkit.training import runner
 from serkit.training.config import config_from_dict, load_config
-from serkit.training.search import make_trials, parse_grid_option, run_search, with_grid
+from serkit.rundir import RunDir
+from serkit.training.search import make_trials, parse_grid_option, run_search, validation_scores, with_grid
 from tests.conftest import FAKE_EMOTIONS, write_fake_corpus
 
 EMOTIONS = FAKE_EMOTIONS
@@ -271,3 +272,19 @@ def test_search_configs_are_validated(search, message):
 def test_plain_configs_keep_their_resolved_form():
     # Run folders compare resolved configs: one without a search must not gain a key.
     assert "search" not in config_from_dict(BASE).to_dict()
+
+
+def test_a_windowed_choice_is_scored_by_its_window(tmp_path):
+    """With training.select_window, a trial's validation score at a fold's kept epoch is the
+    mean over the epochs around it, the score that chose it, not that epoch's lone peak."""
+    fold = RunDir(tmp_path).fold(0, 0)
+    fold.path.mkdir(parents=True)
+    accs, losses = [0.2, 0.9, 0.5, 0.6, 0.9], [1.0, 0.5, 0.8, 0.7, 0.3]
+    rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": loss, "val_acc": acc, "wall_s": 1.0}
+            for e, (loss, acc) in enumerate(zip(losses, accs), start=1)]
+    fold.write_history(rows, selected_epoch=4)
+    assert validation_scores(tmp_path, [0]) == (pytest.approx(0.7), pytest.approx(0.6), 1)
+    loss, accuracy, fits = validation_scores(tmp_path, [0], window=3)
+    assert (loss, accuracy, fits) == (pytest.approx((0.8 + 0.7 + 0.3) / 3), pytest.approx((0.5 + 0.6 + 0.9) / 3), 1)
+    _, accuracy, _ = validation_scores(tmp_path, [0], window=5)
+    assert accuracy == pytest.approx((0.9 + 0.5 + 0.6 + 0.9) / 4)  # epochs 2-5: training ended at 5

@@ -26,6 +26,7 @@ from torch import nn
 from serkit.evaluation.metrics import classification_metrics
 from serkit.fileio import atomic_write_bytes
 from serkit.progress import progress_bar
+from serkit.rundir import window_mean
 from serkit.training import distributed
 from serkit.training.config import TrainingConfig
 from serkit.training.schedule import make_scheduler
@@ -268,10 +269,9 @@ class _Selection:
 
     def _score(self, epoch: int) -> float:
         """Lower is better: the validation loss, or minus the accuracy, averaged over the window."""
-        half = self.window // 2
-        near = [row for row in self.history if abs(int(row["epoch"]) - epoch) <= half]
-        key, sign = ("val_loss", 1.0) if self.select == "val_loss" else ("val_acc", -1.0)
-        return sign * sum(row[key] for row in near) / len(near)
+        if self.select == "val_loss":
+            return window_mean(self.history, epoch, self.window, "val_loss")
+        return -window_mean(self.history, epoch, self.window, "val_acc")
 
     def should_stop(self) -> bool:
         return self.patience is not None and self.since_improved >= self.patience

@@ -38,7 +38,7 @@ import yaml
 
 from serkit.errors import ConfigError
 from serkit.fileio import atomic_write_text
-from serkit.rundir import FoldDir, RunDir
+from serkit.rundir import FoldDir, RunDir, window_mean
 from serkit.training.config import (
     SEARCH_SELECT_CHOICES,
     ExperimentConfig,
@@ -223,7 +223,8 @@ def _run_trial(out: Path, trial: Trial, *, data_root, progress: bool, finished: 
         marker = {"trial": trial.index, "values": _jsonable(trial.values),
                   "seeds": trial.config.seed_list, "wall_s": wall_s}
         atomic_write_text(trial_dir / TRIAL_MARKER, json.dumps(marker, indent=2))
-    val_loss, val_accuracy, fits = validation_scores(trial_dir, trial.config.seed_list)
+    val_loss, val_accuracy, fits = validation_scores(trial_dir, trial.config.seed_list,
+                                                     window=trial.config.training.select_window)
     metrics = report.get("metrics", {})
     return TrialResult(trial, val_loss, val_accuracy, _mean(metrics, "accuracy"),
                        _mean(metrics, "ua") if "ua" in metrics else _mean(metrics, "uar"),
@@ -261,9 +262,10 @@ def _comparable(raw: dict) -> str:
 
 # --- scoring ----------------------------------------------------------------------------
 
-def validation_scores(run_dir: Path, seeds: list[int]) -> tuple[float, float, int]:
+def validation_scores(run_dir: Path, seeds: list[int], *, window: int = 1) -> tuple[float, float, int]:
     """Mean validation loss and accuracy at each fold's selected checkpoint, and how many
-    checkpoints were averaged (seeds × folds)."""
+    checkpoints were averaged (seeds × folds). With a ``window`` (``training.select_window``)
+    each checkpoint scores what chose it: the mean over the epochs around it."""
     run = RunDir(run_dir)
     losses, accuracies = [], []
     for seed in seeds:
@@ -271,17 +273,18 @@ def validation_scores(run_dir: Path, seeds: list[int]) -> tuple[float, float, in
         if not folds:
             raise ConfigError(f"{run.seed_dir(seed)} has no fold folders; rerun the search to finish it")
         for fold in folds:
-            loss, accuracy = _selected_scores(fold)
+            loss, accuracy = _selected_scores(fold, window)
             losses.append(loss)
             accuracies.append(accuracy)
     return math.fsum(losses) / len(losses), math.fsum(accuracies) / len(accuracies), len(losses)
 
 
-def _selected_scores(fold: FoldDir) -> tuple[float, float]:
+def _selected_scores(fold: FoldDir, window: int = 1) -> tuple[float, float]:
     row = fold.selected_row()
     if row is None:
         raise ConfigError(f"{fold.history} not found; the search needs each fold's validation history")
-    loss, accuracy = row["val_loss"], row["val_acc"]
+    history, epoch = fold.read_history(), int(row["epoch"])
+    loss, accuracy = (window_mean(history, epoch, window, key) for key in ("val_loss", "val_acc"))
     if math.isnan(loss) or math.isnan(accuracy):
         raise ConfigError(f"{fold.history}: no validation scores, so the search cannot choose on them; "
                           "set protocol.params.val_fraction > 0")
