@@ -44,7 +44,8 @@ def clip_lengths(corpora: list[str], root: Path, max_seconds: float) -> np.ndarr
             print(f"# {name}: not under {root}, skipped")
             continue
         corpus = load_corpus(name, root / name)
-        frames = [sf.info(str(u.path)).frames * RATE // sf.info(str(u.path)).samplerate for u in corpus.utterances]
+        infos = [sf.info(str(u.path)) for u in corpus.utterances]
+        frames = [info.frames * RATE // info.samplerate for info in infos]
         lengths += [min(f, int(max_seconds * RATE)) for f in frames]
         print(f"# {name}: {len(frames)} clips, mean {np.mean(frames) / RATE:.2f} s")
     return np.array(lengths, dtype=np.int64)

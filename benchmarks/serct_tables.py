@@ -2,9 +2,10 @@
 
 Reads what `serkit run configs/serct/...` wrote (report.json, and per fold history.csv and
 predictions.csv). For each run folder: WA, UA and WF1 of its report, the best test epoch
-(the ``monitor_test`` oracle, never used for a choice), the median seconds per epoch of
-its history, its test errors, and how many of its answers differ from the first folder's
-(the answers of two models on the same test clips; blank where the clips are not the same).
+(the ``monitor_test`` oracle, never used for a choice), the kept epoch and its validation
+accuracy, the median seconds per epoch of its history, its test errors, and how many of
+its answers differ from the first folder's (the answers of two models on the same test
+clips; blank where the clips are not the same).
 
     python benchmarks/serct_tables.py results/serct_tess_paper_small \\
         results/serct_tess_ablation_small/{without_transformer,without_cnn,vanilla_transformer} \\
@@ -29,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each)")
     args = parser.parse_args(argv)
     reference = answers(args.runs[0])
-    print("| run | WA | UA | WF1 | oracle WA | median epoch s | test errors | answers unlike the first |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | WA | UA | WF1 | oracle WA | kept epoch / val acc | median epoch s | test errors "
+          "| answers unlike the first |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in args.runs:
         print(row(run, reference))
     return 0
@@ -41,12 +43,15 @@ def row(run: Path, reference: dict[str, tuple[str, str]]) -> str:
     folds = list(RunDir(run).all_folds())
     oracles = [o["oracle_accuracy"] for o in map(fold_oracle, folds) if o is not None]
     oracle = max(oracles, default=math.nan)
-    walls = [e["wall_s"] for fold in folds for e in fold.read_history() if math.isfinite(e.get("wall_s", math.nan))]
+    histories = [fold.read_history() for fold in folds]
+    walls = [e["wall_s"] for rows in histories for e in rows if math.isfinite(e.get("wall_s", math.nan))]
+    kept = [fold.selected_row(rows) for fold, rows in zip(folds, histories)]
+    kept_cell = ", ".join(f"{int(r['epoch'])} / {100 * r['val_acc']:.1f}" for r in kept if r is not None) or "—"
     mine = answers(run)
     errors = sum(predicted != truth for truth, predicted in mine.values())
     differ = (str(sum(mine[u][1] != reference[u][1] for u in mine)) if mine.keys() == reference.keys() else "")
     cells = [run.as_posix(), *(f"{100 * metrics[k]:.2f}" for k in ("accuracy", "uar", "weighted_f1")),
-             "—" if math.isnan(oracle) else f"{100 * oracle:.2f}",
+             "—" if math.isnan(oracle) else f"{100 * oracle:.2f}", kept_cell,
              f"{statistics.median(walls):.0f}" if walls else "—", f"{errors} of {len(mine)}", differ]
     return "| " + " | ".join(cells) + " |"
 

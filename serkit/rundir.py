@@ -95,13 +95,14 @@ class FoldDir:
         """The rows of history.csv as floats (missing cells are NaN); [] without a file."""
         return read_history(self.history)
 
-    def selected_row(self) -> dict[str, float] | None:
-        """The history row of the kept checkpoint; None without history.
+    def selected_row(self, rows: list[dict[str, float]] | None = None) -> dict[str, float] | None:
+        """The history row of the kept checkpoint (among ``rows``, history.csv read already);
+        None without history.
 
         Raises:
             ConfigError: history.csv marks no row, or more than one, as selected.
         """
-        rows = self.read_history()
+        rows = self.read_history() if rows is None else rows
         if not rows:
             return None
         chosen = [row for row in rows if row.get("selected") == 1]

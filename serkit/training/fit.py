@@ -245,12 +245,15 @@ class _Selection:
 
     def update(self, row: dict[str, float], model: nn.Module) -> None:
         self.history.append(row)
+        epoch = int(row["epoch"])
         if self.select == "last":
-            self.best_epoch, self.best_state = int(row["epoch"]), _copy_state(model)
+            self.best_epoch, self.best_state = epoch, _copy_state(model)
+        elif self.window == 1:  # judged at once: the weights are copied only if they are kept
+            self._judge(epoch, lambda: _copy_state(model))
         else:
-            self.pending.append((int(row["epoch"]), _copy_state(model)))
+            self.pending.append((epoch, _copy_state(model)))
             if len(self.pending) > self.window // 2:  # the oldest one's window is complete
-                self._judge(*self.pending.pop(0))
+                self._judge_pending()
         # Early stopping always watches the validation loss (as Keras/the papers do).
         if row["val_loss"] < self.best_loss:
             self.best_loss, self.since_improved = row["val_loss"], 0
@@ -260,12 +263,17 @@ class _Selection:
     def finish(self) -> None:
         """Judge the epochs still waiting (the last ones: their windows end with training)."""
         while self.pending:
-            self._judge(*self.pending.pop(0))
+            self._judge_pending()
 
-    def _judge(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
+    def _judge_pending(self) -> None:
+        epoch, state = self.pending.pop(0)
+        self._judge(epoch, lambda: state)
+
+    def _judge(self, epoch: int, state: Callable[[], dict[str, torch.Tensor]]) -> None:
+        """Keep ``epoch`` (its weights from ``state()``) if its score beats the best so far."""
         score = self._score(epoch)
         if score < self.best_score:
-            self.best_score, self.best_epoch, self.best_state = score, epoch, state
+            self.best_score, self.best_epoch, self.best_state = score, epoch, state()
 
     def _score(self, epoch: int) -> float:
         """Lower is better: the validation loss, or minus the accuracy, averaged over the window."""

@@ -280,11 +280,11 @@ def validation_scores(run_dir: Path, seeds: list[int], *, window: int = 1) -> tu
 
 
 def _selected_scores(fold: FoldDir, window: int = 1) -> tuple[float, float]:
-    row = fold.selected_row()
+    history = fold.read_history()
+    row = fold.selected_row(history)
     if row is None:
         raise ConfigError(f"{fold.history} not found; the search needs each fold's validation history")
-    history, epoch = fold.read_history(), int(row["epoch"])
-    loss, accuracy = (window_mean(history, epoch, window, key) for key in ("val_loss", "val_acc"))
+    loss, accuracy = (window_mean(history, int(row["epoch"]), window, key) for key in ("val_loss", "val_acc"))
     if math.isnan(loss) or math.isnan(accuracy):
         raise ConfigError(f"{fold.history}: no validation scores, so the search cannot choose on them; "
                           "set protocol.params.val_fraction > 0")
