@@ -5,11 +5,14 @@ predictions.csv). For each run folder: WA, UA and WF1 of its report, the best te
 (the ``monitor_test`` oracle, never used for a choice), the kept epoch and its validation
 accuracy, the median seconds per epoch of its history, its test errors, and how many of
 its answers differ from the first folder's (the answers of two models on the same test
-clips; blank where the clips are not the same).
+clips; blank where the clips are not the same). With ``--first-epochs N``, a second table
+gives each run's validation and training accuracy after each of its first N epochs (how
+smoothly training starts; the depth sweep's early setbacks).
 
     python benchmarks/serct_tables.py results/serct_tess_paper_small \\
         results/serct_tess_ablation_small/{without_transformer,without_cnn,vanilla_transformer} \\
         results/serct_tess_baseline_{cnn,svm,lstm,mlp,cnn_bilstm}
+    python benchmarks/serct_tables.py --first-epochs 5 results/serct_tess_depth_small/layers_*
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from serkit.rundir import RunDir
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each)")
+    parser.add_argument("--first-epochs", type=int, default=0, metavar="N",
+                        help="also print validation and training accuracy after each of the first N epochs")
     args = parser.parse_args(argv)
     reference = answers(args.runs[0])
     print("| run | WA | UA | WF1 | oracle WA | kept epoch / val acc | median epoch s | test errors "
@@ -35,7 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for run in args.runs:
         print(row(run, reference))
+    if args.first_epochs > 0:
+        print()
+        print(f"| run | validation accuracy, epochs 1-{args.first_epochs} | training accuracy, epochs 1-{args.first_epochs} |")
+        print("|---|---|---|")
+        for run in args.runs:
+            print(first_epochs_row(run, args.first_epochs))
     return 0
+
+
+def first_epochs_row(run: Path, n: int) -> str:
+    """Validation and training accuracy after each of the first ``n`` epochs (first fold)."""
+    rows = next(RunDir(run).all_folds()).read_history()[:n]
+    cells = [" ".join(f"{r[key]:.2f}" for r in rows) for key in ("val_acc", "train_acc")]
+    return "| " + " | ".join([run.as_posix(), *cells]) + " |"
 
 
 def row(run: Path, reference: dict[str, tuple[str, str]]) -> str:
