@@ -63,8 +63,9 @@ def fold_row(run: RunDir, scored: dict, name: str) -> dict:
     val = [e["val_acc"] for e in history if math.isfinite(e.get("val_acc", math.nan))]
     changes = [abs(b - a) for a, b in zip(val, val[1:])]
     walls = [e["wall_s"] for e in history if math.isfinite(e.get("wall_s", math.nan))]
+    kept = fold.selected_row(history)  # history.csv read once
     return {"name": name, "n": scored["n"], "wa": scored["metrics"]["accuracy"], "ua": scored["metrics"]["uar"],
-            "epoch": fold.selected_epoch(), "epochs": len(history),
+            "epoch": None if kept is None else int(kept["epoch"]), "epochs": len(history),
             "oracle_wa": oracle.get("oracle_accuracy", math.nan), "oracle_ua": oracle.get("oracle_uar", math.nan),
             "train_acc": max((e["train_acc"] for e in history), default=math.nan),
             "val_change": (statistics.median(changes), max(changes)) if changes else (math.nan, math.nan),
