@@ -88,6 +88,44 @@ def test_masked_batchnorm_keeps_padding_out_of_the_training_statistics():
     assert torch.equal(masked(padded, lengths), plain(padded))
 
 
+def textbook_masked_batchnorm(x, lengths, weight, bias, eps=1e-5):
+    """The masked statistics written plainly, for autograd to differentiate."""
+    keep = (torch.arange(x.shape[-1])[None, :] < lengths[:, None]).to(x.dtype)[:, None, None, :]
+    count = keep.sum() * x.shape[2]
+    mean = (x * keep).sum((0, 2, 3)) / count
+    var = ((x - mean.view(1, -1, 1, 1)).square() * keep).sum((0, 2, 3)) / count
+    return (x - mean.view(1, -1, 1, 1)) * torch.rsqrt(var + eps).view(1, -1, 1, 1) * weight.view(1, -1, 1, 1) \
+        + bias.view(1, -1, 1, 1)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_masked_batchnorm_outputs_and_gradients_equal_the_textbook_form(layout):
+    # The layer's forward and backward are written by hand (for speed); autograd through
+    # the plain formula is the reference, padding columns included, in float64.
+    torch.manual_seed(0)
+    x = (torch.randn(3, 4, 5, 9, dtype=torch.float64) * 2 + 3).contiguous(memory_format=layout)
+    lengths = torch.tensor([2, 6, 9])
+    upstream = torch.randn(3, 4, 5, 9, dtype=torch.float64)
+    norm = MaskedBatchNorm2d(4).double().train()
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, 4))
+        norm.bias.copy_(torch.linspace(-1.0, 1.0, 4))
+    results = []
+    for forward in (lambda x: norm(x, lengths), lambda x: textbook_masked_batchnorm(x, lengths, norm.weight, norm.bias)):
+        x_ = x.clone().requires_grad_()
+        out = forward(x_)
+        grads = torch.autograd.grad((out * upstream).sum(), (x_, norm.weight, norm.bias))
+        results.append((out, *grads))
+    for got, want in zip(*results):
+        assert torch.allclose(got, want, atol=1e-10), (got - want).abs().max()
+    # Without affine parameters: the same statistics, no weight or bias.
+    bare = MaskedBatchNorm2d(4, affine=False).double().train()
+    want = textbook_masked_batchnorm(x, lengths, torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))
+    assert torch.allclose(bare(x, lengths), want, atol=1e-10)
+    short = torch.tensor([2, 6])
+    assert torch.autograd.gradcheck(lambda x: bare(x, short), (x[:2, :, :3, :7].clone().requires_grad_(),))
+
+
 def test_with_masked_batchnorm_batch_padding_does_not_change_training_outputs():
     clips = [np.random.default_rng(i).random((1, 32, n)).astype(np.float32) for i, n in enumerate((40, 77))]
     x, lengths = collate(clips, "image")
