@@ -135,7 +135,7 @@ class _MaskedBatchNorm(torch.autograd.Function):
     Autograd through the textbook form (multiply by the mask, centre, square, multiply
     again) made ten full-size passes over x forward and more backward, and reductions
     over the rows of a channels_last tensor in its logical order are 15 times slower than
-    in its memory order: a training step of wavelet_cnn_lstm took 2.1 times as long with
+    in its memory order: a training step of wavelet_cnn_lstm took 1.9 times as long with
     masked_batchnorm as without (benchmarks/bench_masked_batchnorm.py prints both).
     Here x is read by two row sums forward and written once, and the backward is
     BatchNorm's closed form with the mean and variance terms on real columns only.
