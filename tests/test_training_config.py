@@ -246,3 +246,14 @@ def test_select_window_is_an_odd_count_for_a_validation_choice():
             config_from_dict({**BASE, "training": {"select": "val_accuracy", "select_window": bad}})
     with pytest.raises(ConfigError, match="select_window needs select: val_loss or val_accuracy"):
         config_from_dict({**BASE, "training": {"select": "last", "select_window": 3}})
+
+
+def test_the_wavelet_ablation_runs_the_full_coverage_recipe():
+    # Its variants are compared with emodb_full_si.yaml's run, which it does not rerun: the
+    # two configs must agree on everything but the name, the variants and the search.
+    configs = Path(__file__).parents[1] / "configs" / "wavelet"
+    ablation, default = (load_config(configs / name).to_dict() for name in ("emodb_ablation.yaml", "emodb_full_si.yaml"))
+    for raw in (ablation, default):
+        for key in ("experiment", "variants", "search"):
+            raw.pop(key, None)
+    assert ablation == default
