@@ -29,11 +29,7 @@ import torch.nn.functional as F
 
 from serkit.models.layers import MaskedBatchNorm2d
 from serkit.models.wavelet_cnn_lstm import WaveletCNNLSTM
-
-try:
-    from timing import timed
-except ImportError:  # run as a module: python -m benchmarks.bench_masked_batchnorm
-    from benchmarks.timing import timed
+from timing import timed
 
 BATCH, SCALES, COLUMNS, CLASSES = 16, 64, 500, 7
 
