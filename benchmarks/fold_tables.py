@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each), reported")
     args = parser.parse_args(argv)
     for run in args.runs:
+        if not (run / "report.json").is_file():
+            parser.error(f"{run} has no report.json: run `serkit report {run}` once its folds are finished")
         print(table(run))
         print()
     return 0

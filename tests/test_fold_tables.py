@@ -1,0 +1,33 @@
+"""benchmarks/fold_tables.py: the per-fold tables docs/results.md quotes, from committed evidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+try:
+    import fold_tables
+finally:
+    sys.path.remove(str(BENCHMARKS))
+
+
+def test_the_committed_wavelet_table_gives_its_pooled_and_per_fold_figures():
+    # docs/results.md quotes these from results/wavelet_emodb_full_si.
+    text = fold_tables.table(ROOT / "results" / "wavelet_emodb_full_si")
+    lines = text.splitlines()
+    assert lines[-1].startswith("| pooled (report.json) | 535 | 65.98 | 63.85 |")
+    first = next(line for line in lines if line.startswith("| emodb-13+emodb-15 "))
+    assert first.split(" | ")[1:6] == ["117", "66.67", "65.08", "24 / 32", "74.36"]
+
+
+def test_an_unfinished_run_is_named_with_what_to_do(tmp_path, capsys):
+    (tmp_path / "seed=0" / "fold=0").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        fold_tables.main([str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"{tmp_path} has no report.json: run `serkit report {tmp_path}`" in capsys.readouterr().err
