@@ -108,7 +108,8 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
     into the running ones), so how much padding a batch holds changes every clip's output in
     training. In evaluation, or for a batch without padding, it is exactly nn.BatchNorm2d;
     its state_dict has the same keys. Padding columns are normalised with the real columns'
-    statistics (and get no gradient through them).
+    statistics, which they do not enter (so no gradient reaches them through the mean and
+    variance, only through their own output).
     """
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,7 +134,7 @@ class _MaskedBatchNorm(torch.autograd.Function):
     """Batch normalisation over the real columns, forward and backward by hand.
 
     Autograd through the textbook form (multiply by the mask, centre, square, multiply
-    again) made ten full-size passes over x forward and more backward, and reductions
+    again) made eight full-size operations on x forward and more backward, and reductions
     over the rows of a channels_last tensor in its logical order are 15 times slower than
     in its memory order: a training step of wavelet_cnn_lstm took 1.9 times as long with
     masked_batchnorm as without (benchmarks/bench_masked_batchnorm.py prints both).
