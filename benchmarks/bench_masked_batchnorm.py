@@ -13,9 +13,10 @@ BatchNorm variants built from the same weights:
   differentiated by autograd, which is how serkit computed them before 2026-12-05;
 * ``serkit``: serkit.models.layers.MaskedBatchNorm2d (masked_batchnorm: true).
 
-Prints the median seconds a step of each, their ratio to ``plain``, and the largest
+Prints the median seconds a step of each, their ratio to ``plain``, the largest
 difference of serkit's logits and gradients from the textbook form's (the same function,
-so rounding only).
+so rounding only), and what one sum over the rows of the first block's channels_last map
+costs in its logical order (``x.sum(2)``) and in its memory order (serkit's ``_row_sums``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
-from serkit.models.layers import MaskedBatchNorm2d
+from serkit.models.layers import MaskedBatchNorm2d, _row_sums
 from serkit.models.wavelet_cnn_lstm import WaveletCNNLSTM
 from timing import timed
 
@@ -86,6 +87,11 @@ def main() -> None:
     (logits_a, grads_a), (logits_b, grads_b) = (step(models[v], x, lengths, labels) for v in ("textbook", "serkit"))
     print(f"serkit vs textbook: max |logit diff| {float((logits_a - logits_b).abs().max()):.2e}, "
           f"gradient relative diff {float((grads_a - grads_b).norm() / grads_a.norm()):.2e}")
+    first_map = torch.rand(BATCH, 64, SCALES, COLUMNS, generator=generator).contiguous(memory_format=torch.channels_last)
+    logical, memory = (statistics.median(timed(lambda f=f: f(first_map), args.repeats))
+                       for f in (lambda m: m.sum(2), _row_sums))
+    print(f"sum over the rows of a {tuple(first_map.shape)} channels_last map: logical order {logical * 1e3:.0f} ms, "
+          f"memory order {memory * 1e3:.0f} ms (x{logical / memory:.0f})")
 
 
 if __name__ == "__main__":

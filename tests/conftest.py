@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -17,6 +20,19 @@ SHARED_DATA = _ROOTS[0] if _ROOTS else Path(__file__).resolve().parents[2] / "sh
 MORE_DATA = _ROOTS[1:]
 #: The checkout's own git-ignored data/ folder, for corpora not in the shared data.
 LOCAL_DATA = Path(__file__).resolve().parents[1] / "data"
+#: The benchmark scripts (not a package: each imports its siblings, e.g. ``timing``).
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def import_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, for tests of the tables docs quote."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
 #: The corpora of ../shared/data (its README.md); the others (ased, nemo, ...) live in data/.
 SHARED_CORPORA = ("emodb", "ravdess", "tess", "savee", "casia")
 

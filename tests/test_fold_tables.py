@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import import_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-try:
-    import fold_tables
-finally:
-    sys.path.remove(str(BENCHMARKS))
+fold_tables = import_benchmark("fold_tables")
 
 
 def test_the_committed_wavelet_table_gives_its_pooled_and_per_fold_figures():

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-try:
-    import serct_tables
-finally:
-    sys.path.remove(str(BENCHMARKS))
+from tests.conftest import import_benchmark
+
+serct_tables = import_benchmark("serct_tables")
 
 
 def _run_with_history(root: Path, rows: list[tuple[float, float]]) -> Path:

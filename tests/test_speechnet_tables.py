@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.conftest import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def tables():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import speechnet_tables
-        yield speechnet_tables
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return import_benchmark("speechnet_tables")
 
 
 def report(accuracies: dict[int, float]) -> dict:

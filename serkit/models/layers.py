@@ -135,9 +135,9 @@ class _MaskedBatchNorm(torch.autograd.Function):
 
     Autograd through the textbook form (multiply by the mask, centre, square, multiply
     again) made eight full-size operations on x forward and more backward, and reductions
-    over the rows of a channels_last tensor in its logical order are 15 times slower than
-    in its memory order: a training step of wavelet_cnn_lstm took 1.9 times as long with
-    masked_batchnorm as without (benchmarks/bench_masked_batchnorm.py prints both).
+    over the rows of a channels_last tensor in its logical order are ~20 times slower
+    than in its memory order: a training step of wavelet_cnn_lstm took 1.9-2.0 times as long
+    with masked_batchnorm as without (benchmarks/bench_masked_batchnorm.py prints all three).
     Here x is read by two row sums forward and written once, and the backward is
     BatchNorm's closed form with the mean and variance terms on real columns only.
     """
