@@ -76,6 +76,11 @@ class FoldDir:
     training_state = _file("training_state.pt", "the resumable state while the fold trains")
 
     @property
+    def name(self) -> str:
+        """``<run folder>/seed=S/fold=F``: the fold named for a log line among other runs'."""
+        return f"{self.path.parent.parent.name}/seed={self.seed}/fold={self.fold}"
+
+    @property
     def finished(self) -> bool:
         """predictions.csv is written last, so its presence means the fold is done."""
         return self.predictions.is_file()

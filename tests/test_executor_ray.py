@@ -184,7 +184,7 @@ def test_ray_gives_the_local_executors_bytes_and_resumes_like_it(fake_root, tmp_
     assert predictions(tmp_path / "ray") == expected
 
 
-def _crash_once(config, dataset, fold, fold_dir, threads):
+def _crash_once(config, dataset, fold, fold_dir, threads, progress):
     """Kill the worker process the first time a fold starts (as a lost node or an OOM kill
     would); the retry then runs the fold for real."""
     marker = fold_dir.path.parent / f"crashed-{fold_dir.fold}"
@@ -192,7 +192,7 @@ def _crash_once(config, dataset, fold, fold_dir, threads):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
         os._exit(1)
-    return REAL_TASK(config, dataset, fold, fold_dir, threads)
+    return REAL_TASK(config, dataset, fold, fold_dir, threads, progress)
 
 
 REAL_TASK = executors.run_fold_task
@@ -228,6 +228,21 @@ def test_search_trials_run_as_tasks_to_the_local_choice(fake_root, tmp_path, clu
     assert [r.val_loss for r in remote.results] == [r.val_loss for r in local.results]
     assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
     assert (tmp_path / "ray" / "trials.csv").exists() and (tmp_path / "ray" / "best.yaml").exists()
+
+
+def test_a_task_reports_its_epochs_as_lines_naming_its_fold(fake_root, tmp_path, capsys, one_torch_thread):
+    # A worker's stderr is no terminal: Ray forwards these lines to the driver's console.
+    from serkit.training.search import make_trials, with_grid
+
+    config = with_grid(config_from_dict({**tiny_config(epochs=2).to_dict(), "seeds": 1}),
+                       {"training.learning_rate": [0.01, 0.001]})
+    trials = make_trials(config)
+    executors.run_trial_task(tmp_path, trials[0], fake_root, 1, True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if " epochs: " in line]
+    assert [line.split(" epochs: ")[0] for line in lines] == ["trial=0/seed=0/fold=0", "trial=0/seed=0/fold=1"]
+    assert all(line.split(" epochs: ")[1].startswith("2/2 (100%) in ") for line in lines)
+    executors.run_trial_task(tmp_path, trials[1], fake_root, 1, False)
+    assert capsys.readouterr().err == ""
 
 
 def test_variants_run_side_by_side_to_the_local_bytes(fake_root, tmp_path, cluster, one_torch_thread, monkeypatch):

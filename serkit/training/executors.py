@@ -118,7 +118,7 @@ class RayExecutor:
             request = resources(config)
             task = self.ray.remote(run_fold_task).options(max_retries=MAX_RETRIES, **request)
             dataset_ref = self.ray.put(dataset)  # sent to the object store once, not once per fold
-            refs.update({task.remote(config, dataset_ref, fold, fold_dir, request["num_cpus"]): _fold_name(fold_dir)
+            refs.update({task.remote(config, dataset_ref, fold, fold_dir, request["num_cpus"], progress): fold_dir.name
                          for fold_dir, fold in pending})
         if refs:
             self._wait(refs, desc=f"{desc}: {len(refs)} folds", progress=progress)
@@ -139,7 +139,7 @@ class RayExecutor:
                 continue
             request = resources(trial.config)
             task = self.ray.remote(run_trial_task).options(max_retries=MAX_RETRIES, **request)
-            refs[task.remote(out, trial, data_root, request["num_cpus"])] = f"trial={trial.index}"
+            refs[task.remote(out, trial, data_root, request["num_cpus"], progress)] = f"trial={trial.index}"
 
         def collect(result) -> None:
             results.append(result)
@@ -189,7 +189,11 @@ class RayExecutor:
 
 # --- the tasks (module-level functions, so Ray workers import them by name) ---------------
 
-def run_fold_task(config, dataset, fold, fold_dir, threads: int) -> None:
+# A worker's stderr is not a terminal, so its progress comes as log lines naming the fold
+# (Ray forwards them to the driver's console and keeps them in its worker logs): an hour-long
+# trial is not silent.
+
+def run_fold_task(config, dataset, fold, fold_dir, threads: int, progress: bool = True) -> None:
     """One fold on a Ray worker, exactly as the local loop runs it."""
     import torch
 
@@ -198,17 +202,17 @@ def run_fold_task(config, dataset, fold, fold_dir, threads: int) -> None:
     if fold_dir.finished:  # a retry of a task whose fold another attempt finished
         return
     torch.set_num_threads(threads)
-    run_fold(config, dataset, fold, fold_dir, progress=False)
+    run_fold(config, dataset, fold, fold_dir, progress=progress)
 
 
-def run_trial_task(out: Path, trial, data_root, threads: int):
+def run_trial_task(out: Path, trial, data_root, threads: int, progress: bool = True):
     """One search trial on a Ray worker: its folds in turn, as a local search runs them."""
     import torch
 
     from serkit.training.search import _run_trial
 
     torch.set_num_threads(threads)
-    return _run_trial(out, trial, data_root=data_root, progress=False, finished=False)
+    return _run_trial(out, trial, data_root=data_root, progress=progress, finished=False)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -237,6 +241,3 @@ def _check_reachable(address: str) -> None:
                             "`ray start --head` on the head node, or leave out --ray-address to start "
                             "a local one") from None
 
-
-def _fold_name(fold_dir) -> str:
-    return f"{fold_dir.path.parent.parent.name}/seed={fold_dir.seed}/fold={fold_dir.fold}"

@@ -65,6 +65,7 @@ def fit(
     state_path: Path | None = None,
     progress: bool = True,
     monitor: FeatureSet | None = None,
+    desc: str = "epochs",
 ) -> FitResult:
     """Train ``model``; return the checkpoint chosen on validation data (or the last one).
 
@@ -79,6 +80,7 @@ def fit(
     ``monitor`` (the test side, with ``training.monitor_test``) is scored after every epoch
     into the history's ``test_acc`` and ``test_uar``, after the checkpoint choice has seen
     the row's validation numbers and without touching any RNG: it changes nothing else.
+    ``desc`` names the epochs' progress display.
     """
     shard = distributed.current()
     distributed.announce(shard, fit, model=model, train=train, val=val, loss_fn=loss_fn, settings=settings,
@@ -97,7 +99,7 @@ def fit(
     if settings.group_by_length:  # their scores do not depend on the order: sort once, pad little
         val = val.by_length()[0] if val is not None else None
         monitor = monitor.by_length()[0] if monitor is not None else None
-    bar = progress_bar(range(start, settings.epochs), desc="epochs", leave=False,
+    bar = progress_bar(range(start, settings.epochs), desc=desc, leave=False,
                        enabled=progress, initial=start, total=settings.epochs)
     for epoch in bar:
         began = time.perf_counter()

@@ -329,7 +329,7 @@ def _fit_torch(config, dataset, train, val, test, *, fold_dir: FoldDir, progress
     loss_fn = make_loss(settings.loss.name, class_weights=weights, **settings.loss.params)
     result = fit(model, train, val if len(val) else None, loss_fn=loss_fn, settings=settings,
                  seed=fold_dir.seed, state_path=fold_dir.training_state, progress=progress,
-                 monitor=test if settings.monitor_test and len(test) else None)
+                 monitor=test if settings.monitor_test and len(test) else None, desc=f"{fold_dir.name} epochs")
     model.load_state_dict(result.best_state)
     buffer = io.BytesIO()
     torch.save(result.best_state, buffer)
