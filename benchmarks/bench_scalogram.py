@@ -2,7 +2,8 @@
 wavelet and scales (serkit's defaults: complex Morlet, 64 scales over 60 Hz–7.5 kHz).
 
     python benchmarks/bench_scalogram.py [--seconds 8] [--repeats 5]
-    python benchmarks/bench_scalogram.py --epoch configs/wavelet/emodb_full_si.yaml
+    python benchmarks/bench_scalogram.py --epoch configs/wavelet/emodb_full_si.yaml \
+        [--set training.mixed_precision=true --set model.params.masked_batchnorm=true]
 
 Prints the median seconds of each and the ratios. ``--epoch CONFIG`` instead trains the
 config's model for one epoch on its fold 0 (seed 0; features from the cache, extracted
@@ -39,9 +40,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epoch", metavar="CONFIG", help="time one training epoch of this config instead")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --epoch: override a config key (e.g. training.mixed_precision=true)")
     args = parser.parse_args()
     if args.epoch:
-        return time_epoch(args.epoch)
+        return time_epoch(args.epoch, args.set)
     import pywt
 
     scalogram = make_features("scalogram")
@@ -58,7 +61,7 @@ def main() -> None:
     print(f"  pywt.cwt method='fft':            {fft:.3f} s  ({fft / ours:.1f}× ours)")
 
 
-def time_epoch(config_path: str) -> None:
+def time_epoch(config_path: str, overrides: list[str]) -> None:
     """One epoch of fold 0 on one thread: seconds per training clip and per evaluated clip."""
     import time
 
@@ -71,7 +74,8 @@ def time_epoch(config_path: str) -> None:
     from serkit.training.runner import _side, load_dataset
 
     torch.set_num_threads(1)
-    config = load_config(config_path, overrides=["training.epochs=1", "training.select=last"])
+    config = load_config(config_path, overrides=[*overrides, "training.epochs=1", "training.select=last",
+                                                 "training.select_window=1"])
     began = time.perf_counter()
     dataset = load_dataset(config, progress=False)
     print(f"features: {time.perf_counter() - began:.1f} s (cached after the first run)")

@@ -126,6 +126,36 @@ def test_masked_batchnorm_outputs_and_gradients_equal_the_textbook_form(layout):
     assert torch.autograd.gradcheck(lambda x: bare(x, short), (x[:2, :, :3, :7].clone().requires_grad_(),))
 
 
+def test_masked_batchnorm_under_bfloat16_autocast_keeps_float32_statistics():
+    # training.mixed_precision: a bfloat16 map in, as nn.BatchNorm2d gets one; statistics,
+    # gradients of the parameters and running statistics in float32; bfloat16 out and back.
+    torch.manual_seed(0)
+    x = (torch.randn(4, 8, 6, 20) * 2 + 3).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    lengths = torch.tensor([7, 20, 13, 20])
+    upstream = torch.randn(4, 8, 6, 20).to(torch.bfloat16)
+    norm = MaskedBatchNorm2d(8).train()
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, 8))
+        norm.bias.copy_(torch.linspace(-1.0, 1.0, 8))
+    exact = MaskedBatchNorm2d(8).train()
+    exact.load_state_dict(norm.state_dict())
+    x_ = x.clone().requires_grad_()
+    out = norm(x_, lengths)
+    assert out.dtype == torch.bfloat16 and norm.running_mean.dtype == torch.float32
+    grad_x, grad_w = torch.autograd.grad((out.float() * upstream.float()).sum(), (x_, norm.weight))
+    assert grad_x.dtype == torch.bfloat16 and grad_w.dtype == torch.float32
+    # The reference: the same bfloat16 values, in float32 throughout.
+    ref_in = x.float().requires_grad_()
+    want = textbook_masked_batchnorm(ref_in, lengths, exact.weight, exact.bias)
+    want_x, want_w = torch.autograd.grad((want * upstream.float()).sum(), (ref_in, exact.weight))
+    exact(x.float(), lengths)
+    assert torch.allclose(out.float(), want, atol=0.02, rtol=0.01)  # bfloat16's rounding of the output
+    assert torch.allclose(grad_w, want_w, rtol=1e-4, atol=1e-3)
+    assert torch.allclose(grad_x.float(), want_x, atol=0.02, rtol=0.01)
+    assert torch.allclose(norm.running_mean, exact.running_mean, atol=1e-6)
+    assert torch.allclose(norm.running_var, exact.running_var, atol=1e-6)
+
+
 def test_with_masked_batchnorm_batch_padding_does_not_change_training_outputs():
     clips = [np.random.default_rng(i).random((1, 32, n)).astype(np.float32) for i, n in enumerate((40, 77))]
     x, lengths = collate(clips, "image")

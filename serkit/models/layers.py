@@ -110,14 +110,19 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
     its state_dict has the same keys. Padding columns are normalised with the real columns'
     statistics, which they do not enter (so no gradient reaches them through the mean and
     variance, only through their own output).
+
+    Under bfloat16 autocast (``training.mixed_precision``) ``x`` arrives in bfloat16, as
+    nn.BatchNorm2d's does: the statistics, scale and shift are then computed in float32 and
+    the output is bfloat16, as nn.BatchNorm2d does it.
     """
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if not self.training or lengths is None or bool((lengths >= x.shape[-1]).all()):
             return super().forward(x)
         keep = sequence_mask(lengths.clamp_min(1), x.shape[-1], device=x.device).to(x.dtype)
-        weight = self.weight if self.affine else torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
-        bias = self.bias if self.affine else torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+        exact = torch.promote_types(x.dtype, torch.float32)  # the statistics' precision
+        weight = self.weight if self.affine else torch.ones(x.shape[1], dtype=exact, device=x.device)
+        bias = self.bias if self.affine else torch.zeros(x.shape[1], dtype=exact, device=x.device)
         y, mean, var, count = _MaskedBatchNorm.apply(x, weight, bias, keep, self.eps)
         if self.track_running_stats:
             with torch.no_grad():
@@ -125,8 +130,8 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
                 # nn.BatchNorm2d's update: momentum, or a cumulative average without one, and
                 # the unbiased variance.
                 factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean, factor)
-                self.running_var.lerp_(var * count / max(count - 1, 1), factor)
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+                self.running_var.lerp_((var * count / max(count - 1, 1)).to(self.running_var.dtype), factor)
         return y
 
 
@@ -144,6 +149,11 @@ class _MaskedBatchNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, keep, eps):
+        # A bfloat16 x (autocast) is read in float32 (weight's dtype) and y returned in
+        # bfloat16: one conversion each way, where bfloat16 arithmetic throughout made
+        # copies at every step and ran slower than float32 on CPU.
+        ctx.low = x.dtype
+        x = x.to(weight.dtype)
         count = float(keep.sum()) * x.shape[2]
         real = keep[:, None, :].double()
         # Per column first (sums over H, in x's memory order), then over the real columns
@@ -157,11 +167,12 @@ class _MaskedBatchNorm(torch.autograd.Function):
         ctx.save_for_backward(x, weight, keep, mean, invstd)
         ctx.count = count
         ctx.mark_non_differentiable(mean, var)
-        return y, mean, var, count
+        return y.to(ctx.low), mean, var, count
 
     @staticmethod
     def backward(ctx, grad, _mean, _var, _count):
         x, weight, keep, mean, invstd = ctx.saved_tensors
+        grad = grad.to(x.dtype)
         sum_g = grad.sum((0, 2, 3))
         sum_g_centred = (grad * x).sum((0, 2, 3)) - mean * sum_g  # Σ g·(x - mean)
         # y = w·(x - mean)·invstd + b at every column; mean and var see real columns only:
@@ -170,10 +181,10 @@ class _MaskedBatchNorm(torch.autograd.Function):
         d_var = -0.5 * weight * invstd.pow(3) * sum_g_centred
         slope = 2 * d_var / ctx.count
         offset = d_mean / ctx.count - slope * mean
-        real = keep[:, None, None, :]
+        real = keep[:, None, None, :].to(x.dtype)
         grad_x = torch.addcmul(offset.view(1, -1, 1, 1) * real, x, slope.view(1, -1, 1, 1) * real)
         grad_x.addcmul_(grad, (weight * invstd).view(1, -1, 1, 1))
-        return grad_x, sum_g_centred * invstd, sum_g, None, None
+        return grad_x.to(ctx.low), sum_g_centred * invstd, sum_g, None, None
 
 
 def _row_sums(x: torch.Tensor) -> torch.Tensor:
