@@ -13,7 +13,9 @@ BatchNorm variants built from the same weights:
   differentiated by autograd, which is how serkit computed them before 2026-12-05;
 * ``serkit``: serkit.models.layers.MaskedBatchNorm2d (masked_batchnorm: true).
 
-Prints the median seconds a step of each, their ratio to ``plain``, the largest
+and ``plain`` and ``serkit`` again under bfloat16 autocast (``training.mixed_precision``,
+as serkit's training loop runs it). Prints the median seconds a step of each, their ratio
+to ``plain``, the largest
 difference of serkit's logits and gradients from the textbook form's (the same function,
 so rounding only), and what one sum over the rows of the first block's channels_last map
 costs in its logical order (``x.sum(2)``) and in its memory order (serkit's ``_row_sums``).
@@ -60,10 +62,12 @@ def build(variant: str) -> WaveletCNNLSTM:
     return model
 
 
-def step(model: WaveletCNNLSTM, x: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor):
+def step(model: WaveletCNNLSTM, x: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, bf16: bool = False):
     model.zero_grad()
-    logits = model(x, lengths)
-    F.cross_entropy(logits, labels).backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(x, lengths)
+        loss = F.cross_entropy(logits, labels)
+    loss.backward()
     return logits.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
@@ -83,7 +87,11 @@ def main() -> None:
     medians = {}
     for variant, model in models.items():
         medians[variant] = statistics.median(timed(lambda: step(model, x, lengths, labels), args.repeats, warmup=1))
-        print(f"  {variant:9s} {medians[variant]:6.2f} s/step  x{medians[variant] / medians['plain']:.2f} of plain")
+        print(f"  {variant:15s} {medians[variant]:6.2f} s/step  x{medians[variant] / medians['plain']:.2f} of plain")
+    for variant in ("plain", "serkit"):
+        median = statistics.median(timed(lambda: step(models[variant], x, lengths, labels, bf16=True),
+                                         args.repeats, warmup=1))
+        print(f"  {variant + ' bfloat16':15s} {median:6.2f} s/step  x{median / medians['plain']:.2f} of plain")
     (logits_a, grads_a), (logits_b, grads_b) = (step(models[v], x, lengths, labels) for v in ("textbook", "serkit"))
     print(f"serkit vs textbook: max |logit diff| {float((logits_a - logits_b).abs().max()):.2e}, "
           f"gradient relative diff {float((grads_a - grads_b).norm() / grads_a.norm()):.2e}")

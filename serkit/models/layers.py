@@ -143,48 +143,55 @@ class _MaskedBatchNorm(torch.autograd.Function):
     over the rows of a channels_last tensor in its logical order are ~20 times slower
     than in its memory order: a training step of wavelet_cnn_lstm took 1.9-2.0 times as long
     with masked_batchnorm as without (benchmarks/bench_masked_batchnorm.py prints all three).
-    Here x is read by two row sums forward and written once, and the backward is
-    BatchNorm's closed form with the mean and variance terms on real columns only.
+    Here the statistics are two row sums of x; normalising is PyTorch's own batch_norm
+    kernel given those statistics (as in evaluation), and the backward is that kernel's
+    backward (the gradient with the statistics held fixed, and the parameters' gradients)
+    plus the statistics' own term on the real columns, itself one batch_norm pass. The
+    kernels take a bfloat16 x (autocast) with float32 statistics, as nn.BatchNorm2d does,
+    where elementwise bfloat16 arithmetic with broadcasts was slower than float32 on CPU.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, keep, eps):
-        # A bfloat16 x (autocast) is read in float32 (weight's dtype) and y returned in
-        # bfloat16: one conversion each way, where bfloat16 arithmetic throughout made
-        # copies at every step and ran slower than float32 on CPU.
-        ctx.low = x.dtype
-        x = x.to(weight.dtype)
         count = float(keep.sum()) * x.shape[2]
         real = keep[:, None, :].double()
+        exact = x.to(weight.dtype)  # a bfloat16 x's row sums rounded to bfloat16 would shift the mean
         # Per column first (sums over H, in x's memory order), then over the real columns
         # in float64, so E[x²] - E[x]² loses no precision in the cancellation.
-        mean = (_row_sums(x).double() * real).sum((0, 2)) / count
-        var = ((_row_sums(x.square()).double() * real).sum((0, 2)) / count - mean.square()).clamp_min(0)
-        mean, var = mean.to(x.dtype), var.to(x.dtype)
-        invstd = torch.rsqrt(var + eps)
-        scale = weight * invstd
-        y = torch.addcmul((bias - mean * scale).view(1, -1, 1, 1), x, scale.view(1, -1, 1, 1))
-        ctx.save_for_backward(x, weight, keep, mean, invstd)
-        ctx.count = count
+        mean = (_row_sums(exact).double() * real).sum((0, 2)) / count
+        var = ((_row_sums(exact.square()).double() * real).sum((0, 2)) / count - mean.square()).clamp_min(0)
+        mean, var = mean.to(weight.dtype), var.to(weight.dtype)  # float32 even for a bfloat16 x
+        y = torch.batch_norm(x, weight, bias, mean, var, False, 0.0, eps, False)
+        ctx.save_for_backward(x, weight, keep, mean, var)
+        ctx.count, ctx.eps = count, eps
         ctx.mark_non_differentiable(mean, var)
-        return y.to(ctx.low), mean, var, count
+        return y, mean, var, count
 
     @staticmethod
     def backward(ctx, grad, _mean, _var, _count):
-        x, weight, keep, mean, invstd = ctx.saved_tensors
-        grad = grad.to(x.dtype)
-        sum_g = grad.sum((0, 2, 3))
-        sum_g_centred = (grad * x).sum((0, 2, 3)) - mean * sum_g  # Σ g·(x - mean)
-        # y = w·(x - mean)·invstd + b at every column; mean and var see real columns only:
-        # dL/dx = g·w·invstd + [real]·(dL/dmean + dL/dvar·2(x - mean)) / count.
-        d_mean = -weight * invstd * sum_g
-        d_var = -0.5 * weight * invstd.pow(3) * sum_g_centred
+        x, weight, keep, mean, var = ctx.saved_tensors
+        # With mean and var held fixed: g·w·invstd, and the parameters' gradients
+        # Σ g·(x - mean)·invstd and Σ g.
+        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
+            grad.contiguous(memory_format=_layout(x)), x, weight, mean, var, None, None, False, ctx.eps,
+            [True, True, True])
+        # mean and var see real columns only: their term is [real]·(d_mean + d_var·2(x - mean)) / count,
+        # i.e. slope·x + offset per channel, zero on the padding.
+        invstd = torch.rsqrt(var + ctx.eps)
+        d_mean = -weight * invstd * grad_bias
+        d_var = -0.5 * weight * invstd.square() * grad_weight
         slope = 2 * d_var / ctx.count
         offset = d_mean / ctx.count - slope * mean
-        real = keep[:, None, None, :].to(x.dtype)
-        grad_x = torch.addcmul(offset.view(1, -1, 1, 1) * real, x, slope.view(1, -1, 1, 1) * real)
-        grad_x.addcmul_(grad, (weight * invstd).view(1, -1, 1, 1))
-        return grad_x.to(ctx.low), sum_g_centred * invstd, sum_g, None, None
+        ones = torch.ones_like(var)
+        through_stats = torch.batch_norm(x, slope, offset, torch.zeros_like(mean), ones, False, 0.0, 0.0, False)
+        for row, n in enumerate(keep.sum(1).long().tolist()):
+            through_stats[row, ..., n:] = 0
+        return grad_x + through_stats, grad_weight, grad_bias, None, None
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def _row_sums(x: torch.Tensor) -> torch.Tensor:
