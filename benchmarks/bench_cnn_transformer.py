@@ -12,7 +12,9 @@ at 16 kHz with hop 256, 8 classes), prints:
   (median and best of the repeats);
 * one training step (batch 16, SGD with momentum 0.8 and weight decay 1e-3, the paper's
   Table I, cross-entropy) on 1 and on 2 threads, and the epoch time that implies for the
-  paper's RAVDESS training side (1,152 clips × 3 with the noise copies = 216 steps).
+  paper's RAVDESS training side (1,152 clips × 3 with the noise copies = 216 steps); and
+  the same step on 1 thread under bfloat16 autocast (``training.mixed_precision``: a CPU
+  with AMX bfloat16 units runs the matrix products on them).
 
 Timings on a shared machine vary; the median is the number to quote, the best the floor.
 """
@@ -59,7 +61,7 @@ def forward_ms(model: nn.Module, batch: int, repeats: int) -> tuple[float, float
     return statistics.median(times) / batch * 1e3, min(times) / batch * 1e3
 
 
-def train_step_s(model: nn.Module, threads: int, repeats: int) -> tuple[float, float]:
+def train_step_s(model: nn.Module, threads: int, repeats: int, bf16: bool = False) -> tuple[float, float]:
     torch.set_num_threads(threads)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.8, weight_decay=1e-3)
@@ -67,7 +69,9 @@ def train_step_s(model: nn.Module, threads: int, repeats: int) -> tuple[float, f
 
     def step() -> None:
         optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
         optimizer.step()
 
     times = timed(step, repeats)
@@ -82,10 +86,11 @@ def report(channels: tuple[int, ...], repeats: int) -> None:
     for batch in (1, 16):
         median, best = forward_ms(model, batch, repeats if batch == 1 else max(repeats // 4, 3))
         print(f"  forward, 1 thread, batch {batch:>2}: median {median:.1f} ms/clip, best {best:.1f} ms/clip")
-    for threads in (1, 2):
-        median, best = train_step_s(model, threads, max(repeats // 4, 3))
-        print(f"  training step, batch 16, {threads} thread{'s' if threads > 1 else ''}: median {median:.3f} s, "
-              f"best {best:.3f} s -> RAVDESS epoch ({STEPS_PER_EPOCH} steps) ~ {STEPS_PER_EPOCH * median:.0f} s")
+    for threads, bf16 in ((1, False), (2, False), (1, True)):
+        median, best = train_step_s(model, threads, max(repeats // 4, 3), bf16)
+        print(f"  training step, batch 16, {threads} thread{'s' if threads > 1 else ''}{', bfloat16' if bf16 else ''}: "
+              f"median {median:.3f} s, best {best:.3f} s -> RAVDESS epoch ({STEPS_PER_EPOCH} steps) "
+              f"~ {STEPS_PER_EPOCH * median:.0f} s")
 
 
 def main() -> None:
