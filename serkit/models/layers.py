@@ -111,9 +111,9 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
     statistics, which they do not enter (so no gradient reaches them through the mean and
     variance, only through their own output).
 
-    Under bfloat16 autocast (``training.mixed_precision``) ``x`` arrives in bfloat16, as
-    nn.BatchNorm2d's does: the statistics, scale and shift are then computed in float32 and
-    the output is bfloat16, as nn.BatchNorm2d does it.
+    Under bfloat16 autocast (``training.mixed_precision``) ``x`` arrives in bfloat16 and,
+    as with nn.BatchNorm2d, the statistics and running statistics are float32 and the output
+    is bfloat16.
     """
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -155,11 +155,11 @@ class _MaskedBatchNorm(torch.autograd.Function):
     def forward(ctx, x, weight, bias, keep, eps):
         count = float(keep.sum()) * x.shape[2]
         real = keep[:, None, :].double()
-        exact = x.to(weight.dtype)  # a bfloat16 x's row sums rounded to bfloat16 would shift the mean
+        wide = x.to(weight.dtype)  # a bfloat16 x's row sums rounded to bfloat16 would shift the mean
         # Per column first (sums over H, in x's memory order), then over the real columns
         # in float64, so E[x²] - E[x]² loses no precision in the cancellation.
-        mean = (_row_sums(exact).double() * real).sum((0, 2)) / count
-        var = ((_row_sums(exact.square()).double() * real).sum((0, 2)) / count - mean.square()).clamp_min(0)
+        mean = (_row_sums(wide).double() * real).sum((0, 2)) / count
+        var = ((_row_sums(wide.square()).double() * real).sum((0, 2)) / count - mean.square()).clamp_min(0)
         mean, var = mean.to(weight.dtype), var.to(weight.dtype)  # float32 even for a bfloat16 x
         y = torch.batch_norm(x, weight, bias, mean, var, False, 0.0, eps, False)
         ctx.save_for_backward(x, weight, keep, mean, var)
