@@ -32,10 +32,11 @@ def stamped(epoch: int) -> nn.Module:
     return model
 
 
-def track(select: str, losses, accs=None, *, patience=None, window=1) -> tuple[_Selection, list[bool]]:
+def track(select: str, losses, accs=None, *, patience=None, window=1,
+          stop_on="val_loss") -> tuple[_Selection, list[bool]]:
     """Feed one row per epoch; returns the tracker and should_stop() after each epoch."""
     accs = accs if accs is not None else [0.5] * len(losses)
-    tracker = _Selection(select, patience, window)
+    tracker = _Selection(select, patience, window, stop_on)
     stops = []
     for epoch, (loss, acc) in enumerate(zip(losses, accs), start=1):
         tracker.update({"epoch": epoch, "val_loss": loss, "val_acc": acc}, stamped(epoch))
@@ -302,6 +303,13 @@ def test_fit_stops_after_patience_epochs_and_keeps_the_best_loss_epoch(monkeypat
     assert result.best_epoch == 4
 
 
+def test_fit_stopping_on_the_selection_runs_until_the_kept_epoch_is_patience_old(monkeypatch):
+    # On the loss it stops at 7 (lowest at 4); the accuracy's best is epoch 5, so at 8.
+    result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), early_stopping_patience=3,
+                          select="val_accuracy", early_stopping_on="selection")
+    assert len(result.history) == 8 and result.best_epoch == 5
+
+
 def test_fit_under_val_accuracy_keeps_the_most_accurate_epoch(monkeypatch):
     result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), select="val_accuracy")
     assert len(result.history) == 10 and result.best_epoch == 5
@@ -357,3 +365,35 @@ def test_fit_saves_the_state_when_it_stops_early(monkeypatch, tmp_path):
     saved = torch.load(state, weights_only=True)
     assert saved["epoch"] == 7 and saved["tracker"]["best_epoch"] == 4
     assert not math.isinf(saved["tracker"]["best_loss"])
+
+
+def test_early_stopping_on_the_selection_waits_for_the_accuracy_not_the_loss():
+    # Validation loss is lowest at epoch 2 and rises after; accuracy climbs until epoch 6.
+    losses = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
+    accs = [0.40, 0.50, 0.55, 0.60, 0.65, 0.70, 0.68, 0.60, 0.60, 0.60]
+    _, on_loss = track("val_accuracy", losses, accs, patience=3)
+    assert on_loss.index(True) + 1 == 5  # three epochs after the lowest loss, at epoch 5
+    tracker, on_choice = track("val_accuracy", losses, accs, patience=3, stop_on="selection")
+    assert on_choice.index(True) + 1 == 9 and tracker.best_epoch == 6  # three epochs after the kept one
+    # With a window of 3, an epoch is judged one epoch late: stopping waits for it.
+    windowed, stops = track("val_accuracy", losses, accs, patience=3, window=3, stop_on="selection")
+    assert stops.index(True) + 1 == 10 and windowed.best_epoch == 6
+    # On the validation loss as the choice, it is Keras's rule.
+    _, both = track("val_loss", losses, accs, patience=3, stop_on="selection")
+    assert both == on_loss
+
+
+def test_early_stopping_on_must_name_a_watch_that_exists():
+    from serkit.errors import ConfigError
+    from serkit.training.config import config_from_dict
+
+    base = {"experiment": "x", "data": {"corpora": ["emodb"]}, "features": {"name": "fusion107"},
+            "model": {"name": "mlp"}}
+    config = config_from_dict({**base, "training": {"select": "val_accuracy", "early_stopping_on": "selection"}})
+    assert config.training.early_stopping_on == "selection"
+    assert config.to_dict()["training"]["early_stopping_on"] == "selection"
+    assert "early_stopping_on" not in config_from_dict(base).to_dict()["training"]  # old runs resume
+    with pytest.raises(ConfigError, match="early_stopping_on must be 'val_loss' or 'selection', not 'val_acc'"):
+        config_from_dict({**base, "training": {"early_stopping_on": "val_acc"}})
+    with pytest.raises(ConfigError, match="early_stopping_on: selection needs select: val_loss or val_accuracy"):
+        config_from_dict({**base, "training": {"select": "last", "early_stopping_on": "selection"}})

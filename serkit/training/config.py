@@ -76,6 +76,11 @@ class TrainingConfig:
     loss: Component = field(default_factory=lambda: Component("cross_entropy"))
     #: Stop after this many epochs without validation-loss improvement (None: never).
     early_stopping_patience: int | None = None
+    #: What early stopping watches: "val_loss" (the lowest validation loss, as Keras), or
+    #: "selection": the checkpoint choice itself (``select``, over ``select_window``), which
+    #: stops once the kept epoch has stayed the same for ``early_stopping_patience`` judged
+    #: epochs (validation loss can rise for many epochs while accuracy still climbs).
+    early_stopping_on: str = "val_loss"
     #: Which checkpoint predicts the test fold: the epoch with the best validation loss or
     #: accuracy (never chosen on test data), or simply the last epoch.
     select: str = "val_loss"  # val_loss | val_accuracy | last
@@ -126,7 +131,7 @@ class TrainingConfig:
 _LATER_TRAINING_DEFAULTS = {"scheduler": None, "random_crop": None, "mixed_precision": False,
                             "standardize_by": None, "calibrate": False, "class_weights": True,
                             "monitor_test": False, "grad_clip": None, "group_by_length": False,
-                            "select_window": 1}
+                            "select_window": 1, "early_stopping_on": "val_loss"}
 #: The same for protocol keys (in ``protocol`` and in each of ``release.protocols``).
 _LATER_PROTOCOL_DEFAULTS = {"adapt": False}
 
@@ -345,6 +350,12 @@ def validate(config: ExperimentConfig, source: str) -> None:
     if t.select_window < 1 or t.select_window % 2 == 0:
         raise ConfigError(f"{source}: training.select_window must be an odd number of epochs (1, 3, 5 ...), "
                           f"not {t.select_window}")
+    if t.early_stopping_on not in ("val_loss", "selection"):
+        raise ConfigError(f"{source}: training.early_stopping_on must be 'val_loss' or 'selection', "
+                          f"not {t.early_stopping_on!r}")
+    if t.early_stopping_on == "selection" and t.select == "last":
+        raise ConfigError(f"{source}: training.early_stopping_on: selection needs select: val_loss or "
+                          "val_accuracy (select: last chooses nothing to watch)")
     if t.select == "last" and t.select_window != 1:
         raise ConfigError(f"{source}: training.select_window needs select: val_loss or val_accuracy "
                           "(select: last keeps the last epoch whatever the window)")

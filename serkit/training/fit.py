@@ -92,7 +92,8 @@ def fit(
                  if settings.scheduler is not None else None)
     precision = _Precision(settings.mixed_precision, device, settings.grad_clip)
     shuffle = torch.Generator().manual_seed(seed)
-    tracker = _Selection(settings.select, settings.early_stopping_patience, settings.select_window)
+    tracker = _Selection(settings.select, settings.early_stopping_patience, settings.select_window,
+                         settings.early_stopping_on)
     state = _TrainingState(model, optimizer, scheduler, precision.scaler, shuffle, tracker, shard)
     net = distributed.wrap(shard, model)  # what trains: DDP around the model in a group
     start = state.resume(state_path)
@@ -233,10 +234,14 @@ class _Selection:
     epochs within w // 2 of it (fewer at the ends of training), so that one lucky epoch
     of a noisy validation side does not decide. An epoch is judged once the epochs after
     it in its window are known; until then its weights wait in ``pending``.
+
+    Early stopping (``patience``) watches the validation loss, or with ``stop_on=
+    "selection"`` the choice: it stops once ``patience`` epochs have been judged since the
+    kept one.
     """
 
-    def __init__(self, select: str, patience: int | None, window: int = 1):
-        self.select, self.patience, self.window = select, patience, window
+    def __init__(self, select: str, patience: int | None, window: int = 1, stop_on: str = "val_loss"):
+        self.select, self.patience, self.window, self.stop_on = select, patience, window, stop_on
         self.history: list[dict[str, float]] = []
         self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -256,7 +261,8 @@ class _Selection:
             self.pending.append((epoch, _copy_state(model)))
             if len(self.pending) > self.window // 2:  # the oldest one's window is complete
                 self._judge_pending()
-        # Early stopping always watches the validation loss (as Keras/the papers do).
+        # Early stopping on the validation loss (as Keras and the papers do), unless it
+        # watches the choice (should_stop).
         if row["val_loss"] < self.best_loss:
             self.best_loss, self.since_improved = row["val_loss"], 0
         else:
@@ -284,7 +290,12 @@ class _Selection:
         return -window_mean(self.history, epoch, self.window, "val_acc")
 
     def should_stop(self) -> bool:
-        return self.patience is not None and self.since_improved >= self.patience
+        if self.patience is None:
+            return False
+        if self.stop_on == "selection":
+            judged = len(self.history) - len(self.pending)  # the epochs whose windows are complete
+            return judged - self.best_epoch >= self.patience
+        return self.since_improved >= self.patience
 
     def state(self) -> dict:
         return {k: copy.deepcopy(v) for k, v in vars(self).items()}
