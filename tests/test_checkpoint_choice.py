@@ -310,6 +310,14 @@ def test_fit_stopping_on_the_selection_runs_until_the_kept_epoch_is_patience_old
     assert len(result.history) == 8 and result.best_epoch == 5
 
 
+def test_an_early_stop_counts_its_last_epoch_in_the_progress_line(monkeypatch, capsys):
+    monkeypatch.setattr(fit_module, "evaluate", Script(zip(LOSSES, ACCS)))
+    torch.manual_seed(0)
+    fit(Linear(3, 2), vectors(), vectors(), loss_fn=make_loss("cross_entropy"),
+        settings=TrainingConfig(epochs=10, batch_size=4, early_stopping_patience=3), seed=0, desc="fold epochs")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("fold epochs: 7/10 (70%) in ")
+
+
 def test_fit_under_val_accuracy_keeps_the_most_accurate_epoch(monkeypatch):
     result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), select="val_accuracy")
     assert len(result.history) == 10 and result.best_epoch == 5

@@ -100,33 +100,35 @@ def fit(
     if settings.group_by_length:  # their scores do not depend on the order: sort once, pad little
         val = val.by_length()[0] if val is not None else None
         monitor = monitor.by_length()[0] if monitor is not None else None
-    bar = progress_bar(range(start, settings.epochs), desc=desc, leave=False,
-                       enabled=progress, initial=start, total=settings.epochs)
-    for epoch in bar:
-        began = time.perf_counter()
-        # The crop windows of an epoch come from the seed and the epoch alone, so a
-        # resumed fit draws the same ones.
-        crop_rng = np.random.default_rng([seed % 2**32, epoch]) if settings.random_crop else None
-        train_loss, train_acc = _train_epoch(net, train, optimizer, loss_fn, settings, shuffle, device,
-                                             precision, crop_rng, shard)
-        if scheduler is not None:
-            scheduler.step()
-        _recalibrate(model, train, settings, seed=seed, epoch=epoch, device=device)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": math.nan, "val_acc": math.nan}
-        if val is not None and len(val):
-            row["val_loss"], row["val_acc"] = _validate(model, val, loss_fn, settings.batch_size, device, shard)
-        row["wall_s"] = time.perf_counter() - began
-        tracker.update(row, model)
-        if monitor is not None and len(monitor):
-            row["test_acc"], row["test_uar"] = _monitor_scores(model, monitor, settings.batch_size, device)
-        bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
-        done = tracker.should_stop() or epoch + 1 == settings.epochs
-        if state_path is not None and ((epoch + 1) % settings.checkpoint_every == 0 or done):
-            state.save(state_path, epoch + 1)
-        if tracker.should_stop():
-            log.info("early stop after epoch %d (best epoch %d)", epoch + 1, tracker.best_epoch)
-            break
+    # Counted by hand, not by iterating the bar: an early stop breaks out of the loop after
+    # its last epoch, which the bar's iterator would not have counted yet.
+    with progress_bar(total=settings.epochs, desc=desc, leave=False, enabled=progress, initial=start) as bar:
+        for epoch in range(start, settings.epochs):
+            began = time.perf_counter()
+            # The crop windows of an epoch come from the seed and the epoch alone, so a
+            # resumed fit draws the same ones.
+            crop_rng = np.random.default_rng([seed % 2**32, epoch]) if settings.random_crop else None
+            train_loss, train_acc = _train_epoch(net, train, optimizer, loss_fn, settings, shuffle, device,
+                                                 precision, crop_rng, shard)
+            if scheduler is not None:
+                scheduler.step()
+            _recalibrate(model, train, settings, seed=seed, epoch=epoch, device=device)
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                   "val_loss": math.nan, "val_acc": math.nan}
+            if val is not None and len(val):
+                row["val_loss"], row["val_acc"] = _validate(model, val, loss_fn, settings.batch_size, device, shard)
+            row["wall_s"] = time.perf_counter() - began
+            tracker.update(row, model)
+            if monitor is not None and len(monitor):
+                row["test_acc"], row["test_uar"] = _monitor_scores(model, monitor, settings.batch_size, device)
+            bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{row['val_acc']:.3f}")
+            bar.update(1)
+            done = tracker.should_stop() or epoch + 1 == settings.epochs
+            if state_path is not None and ((epoch + 1) % settings.checkpoint_every == 0 or done):
+                state.save(state_path, epoch + 1)
+            if tracker.should_stop():
+                log.info("early stop after epoch %d (best epoch %d)", epoch + 1, tracker.best_epoch)
+                break
     tracker.finish()
     return FitResult(tracker.best_state or _copy_state(model), tracker.best_epoch, tracker.history)
 
