@@ -13,10 +13,9 @@ BatchNorm variants built from the same weights:
   differentiated by autograd, which is how serkit computed them before 2026-12-05;
 * ``serkit``: serkit.models.layers.MaskedBatchNorm2d (masked_batchnorm: true).
 
-and ``plain`` and ``serkit`` again under bfloat16 autocast (``training.mixed_precision``,
+then ``plain`` and ``serkit`` again under bfloat16 autocast (``training.mixed_precision``,
 as serkit's training loop runs it). Prints the median seconds a step of each, their ratio
-to ``plain``, the largest
-difference of serkit's logits and gradients from the textbook form's (the same function,
+to ``plain``, the largest difference of serkit's logits and gradients from the textbook form's (the same function,
 so rounding only), and what one sum over the rows of the first block's channels_last map
 costs in its logical order (``x.sum(2)``) and in its memory order (serkit's ``_row_sums``).
 """

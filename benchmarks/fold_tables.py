@@ -8,7 +8,8 @@ epoch and how many were trained, the best per-epoch test WA and UA (the ``monito
 oracle: what choosing the epoch on the test speakers, as the wavelet paper did, would have
 reported; never used for a choice), the best training accuracy, how far validation
 accuracy moves from one epoch to the next (median and largest change) and the median
-seconds per epoch. Then the mean over folds and the report's pooled figures.
+seconds per epoch, and the epoch of the lowest validation loss (what early stopping on the
+loss counts its patience from). Then the mean over folds and the report's pooled figures.
 
     python benchmarks/fold_tables.py results/wavelet_emodb_full_si
 """
@@ -26,7 +27,7 @@ from serkit.rundir import RunDir
 from serkit.splits import SplitPlan
 
 COLUMNS = ("fold", "test clips", "WA", "UA", "chosen epoch / trained", "oracle WA", "oracle UA",
-           "best train acc", "val acc change per epoch (median / max)", "median epoch s")
+           "best train acc", "val acc change per epoch (median / max)", "median epoch s", "lowest val loss at epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,10 +51,10 @@ def table(path: Path) -> str:
     lines += [_line(_cells(row)) for row in rows]
     mean = {key: statistics.fmean(row[key] for row in rows) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
     lines.append(_line([f"mean of {len(rows)} folds", str(sum(r["n"] for r in rows)), _pct(mean["wa"]),
-                        _pct(mean["ua"]), "", _pct(mean["oracle_wa"]), _pct(mean["oracle_ua"]), "", "", ""]))
+                        _pct(mean["ua"]), "", _pct(mean["oracle_wa"]), _pct(mean["oracle_ua"]), "", "", "", ""]))
     metrics = report["metrics"]
     lines.append(_line(["pooled (report.json)", str(report["n_predictions"]), _pct(metrics["accuracy"]["mean"]),
-                        _pct(metrics["uar"]["mean"]), "", "", "", "", "", ""]))
+                        _pct(metrics["uar"]["mean"]), "", "", "", "", "", "", ""]))
     return "\n".join(lines)
 
 
@@ -71,14 +72,22 @@ def fold_row(run: RunDir, scored: dict, name: str) -> dict:
             "oracle_wa": oracle.get("oracle_accuracy", math.nan), "oracle_ua": oracle.get("oracle_uar", math.nan),
             "train_acc": max((e["train_acc"] for e in history), default=math.nan),
             "val_change": (statistics.median(changes), max(changes)) if changes else (math.nan, math.nan),
-            "epoch_s": statistics.median(walls) if walls else math.nan}
+            "epoch_s": statistics.median(walls) if walls else math.nan,
+            "loss_epoch": _lowest_loss_epoch(history)}
 
 
 def _cells(row: dict) -> list[str]:
     return [row["name"], str(row["n"]), _pct(row["wa"]), _pct(row["ua"]), f"{row['epoch']} / {row['epochs']}",
             _pct(row["oracle_wa"]), _pct(row["oracle_ua"]), _pct(row["train_acc"]),
             " / ".join(_pct(v) for v in row["val_change"]),
-            "—" if math.isnan(row["epoch_s"]) else f"{row['epoch_s']:.0f}"]
+            "—" if math.isnan(row["epoch_s"]) else f"{row['epoch_s']:.0f}",
+            "—" if row["loss_epoch"] is None else str(row["loss_epoch"])]
+
+
+def _lowest_loss_epoch(history: list[dict]) -> int | None:
+    """The epoch early stopping on the validation loss counted from (the first of ties)."""
+    losses = [(e["val_loss"], int(e["epoch"])) for e in history if math.isfinite(e.get("val_loss", math.nan))]
+    return min(losses)[1] if losses else None
 
 
 def _line(cells) -> str:

@@ -19,6 +19,7 @@ def test_the_committed_wavelet_table_gives_its_pooled_and_per_fold_figures():
     assert lines[-1].startswith("| pooled (report.json) | 535 | 65.98 | 63.85 |")
     first = next(line for line in lines if line.startswith("| emodb-13+emodb-15 "))
     assert first.split(" | ")[1:6] == ["117", "66.67", "65.08", "24 / 32", "74.36"]
+    assert first.endswith(" | 22 |")  # the lowest validation loss: early stopping's epoch 32 - 10
 
 
 def test_an_unfinished_run_is_named_with_what_to_do(tmp_path, capsys):

@@ -196,7 +196,7 @@ def _layout(x: torch.Tensor) -> torch.memory_format:
 
 def _row_sums(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` summed over H to ``(B, C, W)``, reduced in x's memory order."""
-    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+    if _layout(x) == torch.channels_last:
         return x.permute(0, 2, 3, 1).sum(1).permute(0, 2, 1)
     return x.sum(2)
 
