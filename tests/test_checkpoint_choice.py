@@ -405,3 +405,26 @@ def test_early_stopping_on_must_name_a_watch_that_exists():
         config_from_dict({**base, "training": {"early_stopping_on": "val_acc"}})
     with pytest.raises(ConfigError, match="early_stopping_on: selection needs select: val_loss or val_accuracy"):
         config_from_dict({**base, "training": {"select": "last", "early_stopping_on": "selection"}})
+
+
+@pytest.mark.parametrize("select, stop_on", [("val_loss", "val_loss"), ("val_accuracy", "val_loss"),
+                                             ("val_accuracy", "selection")])
+@pytest.mark.parametrize("window", [1, 3])
+def test_replaying_a_history_gives_what_the_fit_did(monkeypatch, select, stop_on, window):
+    # benchmarks/stop_rule_replay.py compares the stopping rules by replaying one run's
+    # history: the replay must stop and keep exactly where fit does.
+    settings = dict(early_stopping_patience=3, select=select, early_stopping_on=stop_on, select_window=window)
+    result = scripted_fit(monkeypatch, Script(zip(LOSSES, ACCS)), **settings)
+    rows = [{"epoch": e, "val_loss": loss, "val_acc": acc} for e, (loss, acc) in enumerate(zip(LOSSES, ACCS), 1)]
+    replayed = fit_module.replay_choice(rows, select=select, patience=3, window=window, stop_on=stop_on, epochs=10)
+    assert replayed == (len(result.history), result.best_epoch)
+
+
+def test_a_replay_that_would_train_past_the_history_has_no_answer():
+    rows = [{"epoch": e, "val_loss": loss, "val_acc": acc} for e, (loss, acc) in enumerate(zip(LOSSES, ACCS), 1)]
+    # The loss rule stops at 7 on these rows; the selection rule needs an 8th epoch.
+    assert fit_module.replay_choice(rows[:7], select="val_accuracy", patience=3, stop_on="val_loss") == (7, 5)
+    assert fit_module.replay_choice(rows[:7], select="val_accuracy", patience=3, stop_on="selection") is None
+    # A history that trained every epoch the config allows ends the replay there.
+    assert fit_module.replay_choice(rows, select="val_accuracy", patience=None, epochs=10) == (10, 5)
+    assert fit_module.replay_choice(rows, select="val_accuracy", patience=None, epochs=11) is None

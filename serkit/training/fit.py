@@ -306,6 +306,30 @@ class _Selection:
         vars(self).update(state)
 
 
+def replay_choice(history: list[dict[str, float]], *, select: str, patience: int | None, window: int = 1,
+                  stop_on: str = "val_loss", epochs: int | None = None) -> tuple[int, int] | None:
+    """The epoch a fit would have stopped after and the epoch it would have kept, had it
+    chosen by these rules, from a finished fit's history rows.
+
+    A fit is deterministic given its seed and code, and no rule of the choice feeds back
+    into training, so a history holds every shorter fit of the same run: replaying it with
+    another stopping rule tells exactly what that rule would have done (`benchmarks/
+    stop_rule_replay.py`). None when the rule would have trained past the history's last
+    epoch (and it ended before ``epochs``): that fit is not in it.
+    """
+    tracker = _Selection(select, patience, window, stop_on)
+    weightless = nn.Module()  # the tracker copies weights; a replay has none
+    for row in history:
+        tracker.update(row, weightless)
+        if tracker.should_stop():
+            break
+    else:
+        if epochs is None or int(history[-1]["epoch"]) < epochs:
+            return None
+    tracker.finish()
+    return int(tracker.history[-1]["epoch"]), tracker.best_epoch
+
+
 class _Precision:
     """Mixed precision, or nothing: bfloat16 autocast on CPU (no loss scaling needed),
     float16 autocast with a gradient scaler on CUDA; and the optional clip of the gradients'

@@ -1,0 +1,48 @@
+"""benchmarks/stop_rule_replay.py: both stopping rules on one run's trajectory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import import_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+replay = import_benchmark("stop_rule_replay")
+
+
+def test_replaying_the_searchs_chosen_trial_gives_its_recorded_epochs_and_validation_score():
+    # trials.md gives trial 5 a validation accuracy of 77.29 (mean over folds at the kept
+    # epoch, windowed), and each fold's history marks the epoch it kept.
+    text = replay.table(replay.RunDir(ROOT / "results" / "wavelet_emodb_full_si_search2" / "trial=5"))
+    lines = text.splitlines()
+    assert "| mean of 5 folds | val_loss |  |  | 77.29 | 72.37 | 69.55 |" in lines
+    assert "| emodb-13+emodb-15 | val_loss | 33 | 25 | 73.64 | 68.38 | 66.80 |" in lines
+    assert not any(line.startswith("- ") for line in lines)  # no fold disagrees with its record
+
+
+def test_a_fold_whose_record_differs_from_its_replay_is_named(tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(ROOT / "results" / "wavelet_emodb_full_si_search2" / "trial=5", run)
+    history = run / "seed=0" / "fold=0" / "history.csv"
+    rows = history.read_text().splitlines()
+    history.write_text("\n".join(rows[:-1]) + "\n")  # as if the run had stopped one epoch sooner
+    text = replay.table(replay.RunDir(run))
+    assert "- emodb-13+emodb-15: replaying its own rule (val_loss) gives None, the run recorded (32, 25)" in text
+
+
+def test_a_folder_without_folds_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        replay.main([str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"{tmp_path} has no finished folds" in capsys.readouterr().err
+
+
+def test_a_shorter_fit_judges_its_kept_epoch_only_on_the_epochs_it_trained():
+    history = [{"epoch": e, "val_acc": e / 10, "test_acc": 0.5, "test_uar": 0.4} for e in range(1, 11)]
+    scores = replay._scores(history, trained=7, kept=6, window=5)
+    assert scores["val"] == pytest.approx((0.4 + 0.5 + 0.6 + 0.7) / 4)  # epoch 8 was not trained
+    assert (scores["wa"], scores["ua"], scores["trained"], scores["kept"]) == (0.5, 0.4, 7, 6)
