@@ -47,14 +47,14 @@ def table(path: Path) -> str:
     report = json.loads(run.report.read_text())
     names = {seed: [fold.name for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
     rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
-    lines = [f"**{path.as_posix()}**", "", _line(COLUMNS), _line(["---"] * len(COLUMNS))]
-    lines += [_line(_cells(row)) for row in rows]
+    lines = [f"**{path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
+    lines += [md_row(_cells(row)) for row in rows]
     mean = {key: statistics.fmean(row[key] for row in rows) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
-    lines.append(_line([f"mean of {len(rows)} folds", str(sum(r["n"] for r in rows)), _pct(mean["wa"]),
-                        _pct(mean["ua"]), "", _pct(mean["oracle_wa"]), _pct(mean["oracle_ua"]), "", "", "", ""]))
+    lines.append(md_row([f"mean of {len(rows)} folds", str(sum(r["n"] for r in rows)), pct(mean["wa"]),
+                        pct(mean["ua"]), "", pct(mean["oracle_wa"]), pct(mean["oracle_ua"]), "", "", "", ""]))
     metrics = report["metrics"]
-    lines.append(_line(["pooled (report.json)", str(report["n_predictions"]), _pct(metrics["accuracy"]["mean"]),
-                        _pct(metrics["uar"]["mean"]), "", "", "", "", "", "", ""]))
+    lines.append(md_row(["pooled (report.json)", str(report["n_predictions"]), pct(metrics["accuracy"]["mean"]),
+                        pct(metrics["uar"]["mean"]), "", "", "", "", "", "", ""]))
     return "\n".join(lines)
 
 
@@ -77,9 +77,9 @@ def fold_row(run: RunDir, scored: dict, name: str) -> dict:
 
 
 def _cells(row: dict) -> list[str]:
-    return [row["name"], str(row["n"]), _pct(row["wa"]), _pct(row["ua"]), f"{row['epoch']} / {row['epochs']}",
-            _pct(row["oracle_wa"]), _pct(row["oracle_ua"]), _pct(row["train_acc"]),
-            " / ".join(_pct(v) for v in row["val_change"]),
+    return [row["name"], str(row["n"]), pct(row["wa"]), pct(row["ua"]), f"{row['epoch']} / {row['epochs']}",
+            pct(row["oracle_wa"]), pct(row["oracle_ua"]), pct(row["train_acc"]),
+            " / ".join(pct(v) for v in row["val_change"]),
             "—" if math.isnan(row["epoch_s"]) else f"{row['epoch_s']:.0f}",
             "—" if row["loss_epoch"] is None else str(row["loss_epoch"])]
 
@@ -90,11 +90,11 @@ def _lowest_loss_epoch(history: list[dict]) -> int | None:
     return min(losses)[1] if losses else None
 
 
-def _line(cells) -> str:
+def md_row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
     return "—" if math.isnan(value) else f"{100 * value:.2f}"
 
 

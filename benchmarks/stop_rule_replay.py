@@ -24,6 +24,7 @@ import math
 import statistics
 from pathlib import Path
 
+from fold_tables import md_row, pct  # a sibling script: the same table cells
 from serkit.rundir import FoldDir, RunDir, window_mean
 from serkit.splits import SplitPlan
 from serkit.training.config import load_config
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(run: RunDir) -> str:
-    lines = [f"**{run.path.as_posix()}**", "", _line(COLUMNS), _line(["---"] * len(COLUMNS))]
+    lines = [f"**{run.path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
     per_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
     notes = []
     for fold in run.all_folds():
@@ -58,12 +59,12 @@ def table(run: RunDir) -> str:
         notes += [f"- {name}: {note}"] if note else []
         for rule, row in rows.items():
             per_rule[rule].append(row)
-            lines.append(_line([name, rule, *_cells(row)]))
+            lines.append(md_row([name, rule, *_cells(row)]))
     for rule in RULES:
         done = [row for row in per_rule[rule] if row is not None]
         mean = {key: statistics.fmean(row[key] for row in done) for key in ("val", "wa", "ua")} if done else {}
-        lines.append(_line([f"mean of {len(done)} folds", rule, "", "",
-                            *(_pct(mean.get(key, math.nan)) for key in ("val", "wa", "ua"))]))
+        lines.append(md_row([f"mean of {len(done)} folds", rule, "", "",
+                            *(pct(mean.get(key, math.nan)) for key in ("val", "wa", "ua"))]))
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -93,15 +94,7 @@ def _scores(history: list[dict], trained: int, kept: int, window: int) -> dict:
 def _cells(row: dict | None) -> list[str]:
     if row is None:
         return ["—"] * 5
-    return [str(row["trained"]), str(row["kept"]), _pct(row["val"]), _pct(row["wa"]), _pct(row["ua"])]
-
-
-def _line(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _pct(value: float) -> str:
-    return "—" if math.isnan(value) else f"{100 * value:.2f}"
+    return [str(row["trained"]), str(row["kept"]), pct(row["val"]), pct(row["wa"]), pct(row["ua"])]
 
 
 if __name__ == "__main__":
