@@ -46,3 +46,12 @@ def test_a_shorter_fit_judges_its_kept_epoch_only_on_the_epochs_it_trained():
     scores = replay._scores(history, trained=7, kept=6, window=5)
     assert scores["val"] == pytest.approx((0.4 + 0.5 + 0.6 + 0.7) / 4)  # epoch 8 was not trained
     assert (scores["wa"], scores["ua"], scores["trained"], scores["kept"]) == (0.5, 0.4, 7, 6)
+
+
+def test_the_committed_stop_on_selection_run_gives_the_figures_docs_quote():
+    # docs/results.md, "Early stopping on the loss or on the choice".
+    lines = replay.table(replay.RunDir(ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection")).splitlines()
+    assert "| mean of 5 folds | val_loss |  |  | 77.06 | 73.40 | 73.32 |" in lines
+    assert "| mean of 5 folds | selection |  |  | 79.31 | 73.48 | 72.83 |" in lines
+    assert "| emodb-10+emodb-16 | val_loss | 26 | 23 | 74.58 | 58.72 | 53.44 |" in lines
+    assert not any(line.startswith("- ") for line in lines)  # the run's own rule replays to its record
