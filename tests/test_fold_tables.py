@@ -28,3 +28,10 @@ def test_an_unfinished_run_is_named_with_what_to_do(tmp_path, capsys):
         fold_tables.main([str(tmp_path)])
     assert stop.value.code == 2
     assert f"{tmp_path} has no report.json: run `serkit report {tmp_path}`" in capsys.readouterr().err
+
+
+def test_the_committed_speaker_dependent_run_gives_the_figures_docs_quote():
+    # docs/results.md, "EmoDB, speaker dependent": the chosen recipe's table.
+    lines = fold_tables.table(ROOT / "results" / "wavelet_emodb_paper_sd_chosen").splitlines()
+    assert lines[-1].startswith("| pooled (report.json) | 535 | 80.19 | 78.35 |")
+    assert any(line.startswith("| 0 | 179 | 82.12 | 79.84 | 27 / 38 | 83.24 | 81.78 |") for line in lines)
