@@ -428,3 +428,4 @@ def test_a_replay_that_would_train_past_the_history_has_no_answer():
     # A history that trained every epoch the config allows ends the replay there.
     assert fit_module.replay_choice(rows, select="val_accuracy", patience=None, epochs=10) == (10, 5)
     assert fit_module.replay_choice(rows, select="val_accuracy", patience=None, epochs=11) is None
+    assert fit_module.replay_choice([], select="val_accuracy", patience=3, epochs=10) is None

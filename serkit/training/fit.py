@@ -317,6 +317,8 @@ def replay_choice(history: list[dict[str, float]], *, select: str, patience: int
     stop_rule_replay.py`). None when the rule would have trained past the history's last
     epoch (and it ended before ``epochs``): that fit is not in it.
     """
+    if not history:  # nothing trained (a scikit-learn fold has no epochs)
+        return None
     tracker = _Selection(select, patience, window, stop_on)
     weightless = nn.Module()  # the tracker copies weights; a replay has none
     for row in history:
