@@ -52,7 +52,7 @@ def table(run: RunDir) -> str:
     per_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
     notes = []
     for fold in run.all_folds():
-        if not fold.finished:
+        if not fold.finished or not fold.history.is_file():  # unfinished, or no epochs (scikit-learn)
             continue
         name = SplitPlan.load(run.folds_plan(fold.seed)).folds[fold.fold].name
         rows, note = replay_fold(fold)
