@@ -15,8 +15,8 @@ BatchNorm variants built from the same weights:
 
 then ``plain`` and ``serkit`` again under bfloat16 autocast (``training.mixed_precision``,
 as serkit's training loop runs it). Prints the median seconds a step of each, their ratio
-to ``plain``, the largest difference of serkit's logits and gradients from the textbook form's (the same function,
-so rounding only), and what one sum over the rows of the first block's channels_last map
+to ``plain``, the largest difference of serkit's logits and gradients from the textbook
+form's (the same function, so rounding only), and what one sum over the rows of the first block's channels_last map
 costs in its logical order (``x.sum(2)``) and in its memory order (serkit's ``_row_sums``).
 """
 

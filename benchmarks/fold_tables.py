@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 def table(path: Path) -> str:
     run = RunDir(path)
     report = json.loads(run.report.read_text())
-    names = {seed: [fold.name for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
+    names = fold_names(run)
     rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
     lines = [f"**{path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
     lines += [md_row(_cells(row)) for row in rows]
@@ -56,6 +56,11 @@ def table(path: Path) -> str:
     lines.append(md_row(["pooled (report.json)", str(report["n_predictions"]), pct(metrics["accuracy"]["mean"]),
                         pct(metrics["uar"]["mean"]), "", "", "", "", "", "", ""]))
     return "\n".join(lines)
+
+
+def fold_names(run: RunDir) -> dict[int, list[str]]:
+    """Per seed, its folds' names (the held-out speakers joined by '+'), from folds.json."""
+    return {seed: [fold.name for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
 
 
 def fold_row(run: RunDir, scored: dict, name: str) -> dict:

@@ -24,9 +24,8 @@ import math
 import statistics
 from pathlib import Path
 
-from fold_tables import md_row, pct  # a sibling script: the same table cells
+from fold_tables import fold_names, md_row, pct  # a sibling script: the same names and cells
 from serkit.rundir import FoldDir, RunDir, window_mean
-from serkit.splits import SplitPlan
 from serkit.training.config import load_config
 from serkit.training.fit import replay_choice
 
@@ -51,10 +50,11 @@ def table(run: RunDir) -> str:
     lines = [f"**{run.path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
     per_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
     notes = []
+    names = fold_names(run)
     for fold in run.all_folds():
         if not fold.finished or not fold.history.is_file():  # unfinished, or no epochs (scikit-learn)
             continue
-        name = SplitPlan.load(run.folds_plan(fold.seed)).folds[fold.fold].name
+        name = names[fold.seed][fold.fold]
         rows, note = replay_fold(fold)
         notes += [f"- {name}: {note}"] if note else []
         for rule, row in rows.items():
@@ -78,7 +78,7 @@ def replay_fold(fold: FoldDir) -> tuple[dict[str, dict | None], str]:
         epochs = replay_choice(history, select=settings.select, patience=settings.early_stopping_patience,
                                window=settings.select_window, stop_on=rule, epochs=settings.epochs)
         rows[rule] = None if epochs is None else _scores(history, *epochs, settings.select_window)
-    own, recorded = rows[settings.early_stopping_on], (len(history), fold.selected_epoch())
+    own, recorded = rows[settings.early_stopping_on], (len(history), int(fold.selected_row(history)["epoch"]))
     note = "" if own and (own["trained"], own["kept"]) == recorded else (
         f"replaying its own rule ({settings.early_stopping_on}) gives {own and (own['trained'], own['kept'])}, "
         f"the run recorded {recorded}: its history is not this code's trajectory")
