@@ -191,6 +191,9 @@ def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run an experiment (and its variants) from a YAML config")
     add_config_arguments(run, out_help="runs folder (default runs/<experiment>)",
                          seeds_help="number of repeated runs (overrides the config)")
+    run.add_argument("--variant", dest="variants", action="append", default=None, metavar="NAME",
+                     help="run only this variant of the config (repeatable; default all); the others "
+                     "keep what earlier runs into the same --out finished")
     add_execution_arguments(run)
     run.set_defaults(handler=_run)
 
@@ -209,7 +212,8 @@ def _run(args) -> int:
 def _run_variants(args, config, executor) -> int:
     from serkit.training.runner import run_variants
 
-    reports = run_variants(config, out_dir=args.out, data_root=args.data_root, executor=executor)
+    reports = run_variants(config, out_dir=args.out, data_root=args.data_root, executor=executor,
+                           only=args.variants)
     for name, report in reports.items():
         print(f"{name}: {_metrics_line(report)}" if config.variants else _metrics_line(report))
     return 0

@@ -226,6 +226,34 @@ def test_variants_run_side_by_side_and_are_reported_separately(fake_root, tmp_pa
         run_variants(changed, out_dir=tmp_path / "run", data_root=fake_root, progress=False)
 
 
+def test_chosen_variants_run_one_at_a_time_into_one_folder(fake_root, tmp_path, capsys):
+    """--variant runs only the named variants; the summary gathers every finished one."""
+    three = config(seeds=1, training={"epochs": 2, "batch_size": 8},
+                   protocol={"split": "holdout", "params": {"test_fraction": 0.2, "val_fraction": 0.1}},
+                   variants={"svm": {"model.name": "svm"}, "svm_c2": {"model.name": "svm", "model.params.C": 2.0},
+                             "svm_c3": {"model.name": "svm", "model.params.C": 3.0}})
+    out = tmp_path / "run"
+    assert list(run_variants(three, out_dir=out, data_root=fake_root, progress=False, only=["svm_c3"])) == ["svm_c3"]
+    assert not (out / "svm").exists() and not (out / "svm_c2").exists()
+    assert list(json.loads((out / "summary.json").read_text())["variants"]) == ["svm_c3"]
+    # A later call adds another; the summary keeps the config's order and both.
+    assert list(run_variants(three, out_dir=out, data_root=fake_root, progress=False, only=["svm"])) == ["svm"]
+    assert list(json.loads((out / "summary.json").read_text())["variants"]) == ["svm", "svm_c3"]
+    assert not (out / "svm_c2").exists()
+    with pytest.raises(ConfigError, match=r"no variant 'svm_c9'.*svm, svm_c2, svm_c3"):
+        run_variants(three, out_dir=out, data_root=fake_root, progress=False, only=["svm_c9"])
+    plain = config(seeds=1)
+    with pytest.raises(ConfigError, match="no variants"):
+        run_variants(plain, out_dir=tmp_path / "plain", data_root=fake_root, progress=False, only=["svm"])
+    assert not (tmp_path / "plain").exists()
+
+    path = tmp_path / "three.yaml"
+    path.write_text(yaml.safe_dump(three.to_dict()))
+    assert main(["run", str(path), "--out", str(out), "--data-root", str(fake_root), "--variant", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no variant 'nope'" in err and "Traceback" not in err
+
+
 def test_augmentation_adds_noisy_copies_of_the_training_side_only(fake_root, tmp_path, monkeypatch):
     import json as json_module
 

@@ -129,34 +129,69 @@ def _run_here(config: ExperimentConfig, dataset: Dataset, jobs: list, *, progres
 
 def run_variants(config: ExperimentConfig, *, out_dir: str | Path | None = None,
                  data_root: str | Path | None = None, progress: bool = True,
-                 executor=None) -> dict[str, dict]:
+                 executor=None, only: list[str] | None = None) -> dict[str, dict]:
     """Run each variant of ``config`` into ``out/<variant>/``; return their reports by name.
 
-    Also writes summary.json and summary.md comparing them. A config without variants
-    runs as its single variant, named after the experiment, in ``out`` itself.
+    ``only`` names the variants to run now (all by default): an ablation too long for one
+    sitting runs a variant at a time into the same folder. Also writes summary.json and
+    summary.md comparing every variant finished so far. A config without variants runs as
+    its single variant, named after the experiment, in ``out`` itself.
     """
     out = Path(out_dir) if out_dir is not None else Path("runs") / config.experiment
+    chosen = chosen_variants(config, only)
     if not config.variants:
         return {config.experiment: run_experiment(config, out_dir=out, data_root=data_root, progress=progress,
                                                   executor=executor)}
     with _claimed_run_dir(RunDir(out), config):
         if executor is None:
             reports = {name: run_experiment(variant, out_dir=out / name, data_root=data_root, progress=progress)
-                       for name, variant in variant_configs(config).items()}
+                       for name, variant in chosen.items()}
         else:
-            reports = _run_variants_together(config, out, data_root=data_root, progress=progress,
+            reports = _run_variants_together(chosen, out, data_root=data_root, progress=progress,
                                              executor=executor)
-    summary = {"experiment": config.experiment, "variants": {name: headline(r) for name, r in reports.items()}}
+    summary = {"experiment": config.experiment,
+               "variants": {name: headline(report) for name, report in _finished_reports(config, out, reports).items()}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "summary.md", _summary_markdown(summary))
     return reports
 
 
-def _run_variants_together(config: ExperimentConfig, out: Path, *, data_root, progress: bool, executor) -> dict:
+def chosen_variants(config: ExperimentConfig, only: list[str] | None) -> dict[str, ExperimentConfig]:
+    """The variant configs named by ``only`` (every variant when None), in the config's order.
+
+    Raises:
+        ConfigError: a name the config has no variant for, or names given for a config
+            without variants.
+    """
+    variants = variant_configs(config)
+    if not only:
+        return variants
+    if not variants:
+        raise ConfigError(f"{config.experiment} has no variants to choose from; run it without --variant")
+    unknown = [name for name in only if name not in variants]
+    if unknown:
+        raise ConfigError(f"{config.experiment} has no variant {', '.join(map(repr, unknown))}; "
+                          f"its variants are: {', '.join(variants)}")
+    return {name: variant for name, variant in variants.items() if name in only}
+
+
+def _finished_reports(config: ExperimentConfig, out: Path, reports: dict[str, dict]) -> dict[str, dict]:
+    """This call's reports and those of variants finished by earlier calls, in config order."""
+    finished = {}
+    for name in config.variants:
+        saved = RunDir(out / name).report
+        if name in reports:
+            finished[name] = reports[name]
+        elif saved.exists():
+            finished[name] = json.loads(saved.read_text())
+    return finished
+
+
+def _run_variants_together(variants: dict[str, ExperimentConfig], out: Path, *, data_root, progress: bool,
+                           executor) -> dict:
     """Hand the unfinished folds of every variant to ``executor`` at once, so that variants
     run side by side (a depth sweep of one fold per variant keeps every core busy, and the
     last folds of one variant share the cluster with the first of the next)."""
-    variants = variant_configs(config)
     with contextlib.ExitStack() as claims:
         prepared = {}
         for name, variant in variants.items():
