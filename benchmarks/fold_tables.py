@@ -32,14 +32,51 @@ COLUMNS = ("fold", "test clips", "WA", "UA", "chosen epoch / trained", "oracle W
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders (one variant each), reported")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders, reported (a run of variants: --compare)")
+    parser.add_argument("--compare", action="store_true",
+                        help="one row per run (per variant of a run of variants), the first the reference")
     args = parser.parse_args(argv)
-    for run in args.runs:
+    runs = [variant for run in args.runs for variant in _variants_or_self(run)] if args.compare else args.runs
+    for run in runs:
         if not (run / "report.json").is_file():
             parser.error(f"{run} has no report.json: run `serkit report {run}` once its folds are finished")
+    if args.compare:
+        print(comparison(runs))
+        return 0
+    for run in runs:
         print(table(run))
         print()
     return 0
+
+
+COMPARE_COLUMNS = ("run", "folds", "WA", "UA", "mean fold UA", "mean oracle UA", "mean val acc at kept epoch",
+                   "mean epochs trained", "median epoch s", "UA − first run's")
+
+
+def comparison(paths: list[Path]) -> str:
+    """One row per run: the pooled figures, the means over its folds and the cost."""
+    lines = [md_row(COMPARE_COLUMNS), md_row(["---"] * len(COMPARE_COLUMNS))]
+    reference = None
+    for path in paths:
+        run = RunDir(path)
+        report = json.loads(run.report.read_text())
+        names = fold_names(run)
+        rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
+        ua = report["metrics"]["uar"]["mean"]
+        reference = ua if reference is None else reference
+        lines.append(md_row([path.as_posix(), str(len(rows)), pct(report["metrics"]["accuracy"]["mean"]), pct(ua),
+                             pct(_mean(rows, "ua")), pct(_mean(rows, "oracle_ua")), pct(_mean(rows, "val_acc")),
+                             f"{_mean(rows, 'epochs'):.1f}", f"{statistics.median(r['epoch_s'] for r in rows):.0f}",
+                             f"{100 * (ua - reference):+.2f}"]))
+    return "\n".join(lines)
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return statistics.fmean(row[key] for row in rows)
+
+
+def _variants_or_self(path: Path) -> list[Path]:
+    return [variant.path for variant in RunDir(path).variants()] or [path]
 
 
 def table(path: Path) -> str:
@@ -74,6 +111,7 @@ def fold_row(run: RunDir, scored: dict, name: str) -> dict:
     kept = fold.selected_row(history)  # history.csv read once
     return {"name": name, "n": scored["n"], "wa": scored["metrics"]["accuracy"], "ua": scored["metrics"]["uar"],
             "epoch": None if kept is None else int(kept["epoch"]), "epochs": len(history),
+            "val_acc": math.nan if kept is None else kept["val_acc"],
             "oracle_wa": oracle.get("oracle_accuracy", math.nan), "oracle_ua": oracle.get("oracle_uar", math.nan),
             "train_acc": max((e["train_acc"] for e in history), default=math.nan),
             "val_change": (statistics.median(changes), max(changes)) if changes else (math.nan, math.nan),

@@ -35,3 +35,16 @@ def test_the_committed_speaker_dependent_run_gives_the_figures_docs_quote():
     lines = fold_tables.table(ROOT / "results" / "wavelet_emodb_paper_sd_chosen").splitlines()
     assert lines[-1].startswith("| pooled (report.json) | 535 | 80.19 | 78.35 |")
     assert any(line.startswith("| 0 | 179 | 82.12 | 79.84 | 27 / 38 | 83.24 | 81.78 |") for line in lines)
+
+
+def test_compare_gives_one_row_per_run_and_per_variant_against_the_first(capsys):
+    bf16 = ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection_bf16"
+    fp32 = ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection"
+    variants = ROOT / "results" / "speechnet_emodb_ablation"
+    assert fold_tables.main(["--compare", str(bf16), str(fp32), str(variants)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert len(rows) == 2 + len(list(variants.glob("*/report.json")))
+    # Pooled WA, UA, mean fold UA, mean oracle UA, mean val acc at the kept epoch, epochs, s.
+    assert rows[0][1:10] == ["5", "74.21", "73.08", "72.02", "75.32", "79.06", "42.8", "14", "+0.00 |"]
+    assert rows[1][1:4] == ["5", "73.27", "71.76"] and rows[1][-1] == "-1.32 |"
+    assert rows[2][0].endswith("speechnet_emodb_ablation/without_information_coding")
