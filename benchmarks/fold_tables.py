@@ -97,7 +97,13 @@ def table(path: Path) -> str:
 
 def fold_names(run: RunDir) -> dict[int, list[str]]:
     """Per seed, its folds' names (the held-out speakers joined by '+'), from folds.json."""
-    return {seed: [fold.name for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
+    return {seed: [_display_name(fold) for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
+
+
+def _display_name(fold) -> str:
+    """A fold numbered 0, 1, … (speaker_kfold) is named by the test speakers its plan notes."""
+    tested = next((note.removeprefix("test: ") for note in fold.notes if note.startswith("test: ")), None)
+    return tested.replace(", ", "+") if fold.name.isdigit() and tested else fold.name
 
 
 def fold_row(run: RunDir, scored: dict, name: str) -> dict:

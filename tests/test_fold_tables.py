@@ -48,3 +48,12 @@ def test_compare_gives_one_row_per_run_and_per_variant_against_the_first(capsys)
     assert rows[0][1:10] == ["5", "74.21", "73.08", "72.02", "75.32", "79.06", "42.8", "14", "+0.00 |"]
     assert rows[1][1:4] == ["5", "73.27", "71.76"] and rows[1][-1] == "-1.32 |"
     assert rows[2][0].endswith("speechnet_emodb_ablation/without_information_coding")
+
+
+def test_numbered_folds_are_named_by_their_test_speakers():
+    # docs/results.md, "RAVDESS, speaker independent": speaker_kfold numbers its folds.
+    lines = fold_tables.table(ROOT / "results" / "wavelet_ravdess_full_si_bf16").splitlines()
+    assert lines[-1].startswith("| pooled (report.json) | 1440 | 52.36 | 52.08 |")
+    assert any(line.startswith("| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | 240 | 52.08 | 54.30 | 19 / 22 |")
+               for line in lines)
+    assert any(line.startswith("| mean of 6 folds | 1440 | 52.36 | 52.08 |  | 57.01 | 56.97 |") for line in lines)
