@@ -57,3 +57,12 @@ def test_numbered_folds_are_named_by_their_test_speakers():
     assert any(line.startswith("| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | 240 | 52.08 | 54.30 | 19 / 22 |")
                for line in lines)
     assert any(line.startswith("| mean of 6 folds | 1440 | 52.36 | 52.08 |  | 57.01 | 56.97 |") for line in lines)
+
+
+def test_the_committed_logmel_ablation_gives_the_row_docs_quote(capsys):
+    # docs/results.md, "Ablations on EmoDB": the log-mel variant against its reference.
+    runs = [ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection_bf16", ROOT / "results" / "wavelet_emodb_ablation_bf16"]
+    assert fold_tables.main(["--compare", *map(str, runs)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    logmel = next(row for row in rows if row[0].endswith("wavelet_emodb_ablation_bf16/logmel"))
+    assert logmel[1:10] == ["5", "73.46", "73.51", "73.80", "76.45", "75.26", "41.6", "13", "+0.43 |"]
