@@ -21,6 +21,7 @@ import csv
 import statistics
 from pathlib import Path
 
+from fold_tables import md_row  # a sibling script: the same table cells
 from serkit.rundir import FoldDir, read_history
 
 KEYS = ("train_loss", "val_acc", "val_loss")
@@ -74,12 +75,11 @@ def save(path: Path, history: list[dict[str, float]]) -> None:
 
 def comparison(first: list[dict], second: list[dict], labels) -> str:
     header = ["epoch"] + [f"{key} {label}" for key in KEYS for label in labels]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [md_row(header), md_row(["---"] * len(header))]
     for a, b in zip(first, second):
-        cells = [str(int(a["epoch"]))] + [f"{row[key]:.3f}" for key in KEYS for row in (a, b)]
-        lines.append("| " + " | ".join(cells) + " |")
-    means = ["mean"] + [f"{statistics.fmean(row[key] for row in side):.3f}" for key in KEYS for side in (first, second)]
-    lines.append("| " + " | ".join(means) + " |")
+        lines.append(md_row([str(int(a["epoch"]))] + [f"{row[key]:.3f}" for key in KEYS for row in (a, b)]))
+    lines.append(md_row(["mean"] + [f"{statistics.fmean(row[key] for row in side):.3f}"
+                                    for key in KEYS for side in (first, second)]))
     higher = sum(b["val_loss"] > a["val_loss"] for a, b in zip(first, second))
     better = sum(b["val_acc"] > a["val_acc"] for a, b in zip(first, second))
     lines += ["", f"{labels[1]}'s validation loss is higher on {higher} of {len(first)} epochs; "

@@ -10,6 +10,8 @@ reported; never used for a choice), the best training accuracy, how far validati
 accuracy moves from one epoch to the next (median and largest change) and the median
 seconds per epoch, and the epoch of the lowest validation loss (what early stopping on the
 loss counts its patience from). Then the mean over folds and the report's pooled figures.
+The heading gives the epochs trained and the minutes they took (the sum of history.csv's
+wall_s over the folds).
 
     python benchmarks/fold_tables.py results/wavelet_emodb_full_si
 """
@@ -58,10 +60,7 @@ def comparison(paths: list[Path]) -> str:
     lines = [md_row(COMPARE_COLUMNS), md_row(["---"] * len(COMPARE_COLUMNS))]
     reference = None
     for path in paths:
-        run = RunDir(path)
-        report = json.loads(run.report.read_text())
-        names = fold_names(run)
-        rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
+        report, rows = scored_folds(RunDir(path))
         ua = report["metrics"]["uar"]["mean"]
         reference = ua if reference is None else reference
         lines.append(md_row([path.as_posix(), str(len(rows)), pct(report["metrics"]["accuracy"]["mean"]), pct(ua),
@@ -80,13 +79,13 @@ def _variants_or_self(path: Path) -> list[Path]:
 
 
 def table(path: Path) -> str:
-    run = RunDir(path)
-    report = json.loads(run.report.read_text())
-    names = fold_names(run)
-    rows = [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
-    lines = [f"**{path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
+    report, rows = scored_folds(RunDir(path))
+    # The training time is the sum of the epochs' wall_s: what the folds cost, without the
+    # pauses of a run that was interrupted and resumed.
+    trained = f"{sum(r['epochs'] for r in rows)} epochs, {sum(r['train_s'] for r in rows) / 60:.0f} min of training"
+    lines = [f"**{path.as_posix()}** ({trained})", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
     lines += [md_row(_cells(row)) for row in rows]
-    mean = {key: statistics.fmean(row[key] for row in rows) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
+    mean = {key: _mean(rows, key) for key in ("wa", "ua", "oracle_wa", "oracle_ua")}
     lines.append(md_row([f"mean of {len(rows)} folds", str(sum(r["n"] for r in rows)), pct(mean["wa"]),
                         pct(mean["ua"]), "", pct(mean["oracle_wa"]), pct(mean["oracle_ua"]), "", "", "", ""]))
     metrics = report["metrics"]
@@ -95,15 +94,22 @@ def table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def scored_folds(run: RunDir) -> tuple[dict, list[dict]]:
+    """report.json and one :func:`fold_row` per fold it scored."""
+    report = json.loads(run.report.read_text())
+    names = fold_names(run)
+    return report, [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
+
+
 def fold_names(run: RunDir) -> dict[int, list[str]]:
-    """Per seed, its folds' names (the held-out speakers joined by '+'), from folds.json."""
-    return {seed: [_display_name(fold) for fold in SplitPlan.load(run.folds_plan(seed)).folds] for seed in run.seeds()}
-
-
-def _display_name(fold) -> str:
-    """A fold numbered 0, 1, … (speaker_kfold) is named by the test speakers its plan notes."""
-    tested = next((note.removeprefix("test: ") for note in fold.notes if note.startswith("test: ")), None)
-    return tested.replace(", ", "+") if fold.name.isdigit() and tested else fold.name
+    """Per seed, its folds' names: the held-out speakers joined by '+' where the plan lists
+    them (speaker_kfold numbers its folds 0, 1, …), the plan's fold names otherwise."""
+    names = {}
+    for seed in run.seeds():
+        plan = SplitPlan.load(run.folds_plan(seed))
+        tested = plan.params.get("test_speakers")
+        names[seed] = ["+".join(tested[k]) if tested else fold.name for k, fold in enumerate(plan.folds)]
+    return names
 
 
 def fold_row(run: RunDir, scored: dict, name: str) -> dict:
@@ -121,7 +127,7 @@ def fold_row(run: RunDir, scored: dict, name: str) -> dict:
             "oracle_wa": oracle.get("oracle_accuracy", math.nan), "oracle_ua": oracle.get("oracle_uar", math.nan),
             "train_acc": max((e["train_acc"] for e in history), default=math.nan),
             "val_change": (statistics.median(changes), max(changes)) if changes else (math.nan, math.nan),
-            "epoch_s": statistics.median(walls) if walls else math.nan,
+            "epoch_s": statistics.median(walls) if walls else math.nan, "train_s": sum(walls),
             "loss_epoch": _lowest_loss_epoch(history)}
 
 

@@ -66,3 +66,11 @@ def test_the_committed_logmel_ablation_gives_the_row_docs_quote(capsys):
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
     logmel = next(row for row in rows if row[0].endswith("wavelet_emodb_ablation_bf16/logmel"))
     assert logmel[1:10] == ["5", "73.46", "73.51", "73.80", "76.45", "75.26", "41.6", "13", "+0.43 |"]
+
+
+def test_the_heading_gives_the_epochs_and_training_minutes_docs_quote():
+    # docs/results.md and docs/models.md quote these costs: the sum of history.csv's wall_s.
+    heading = fold_tables.table(ROOT / "results" / "wavelet_ravdess_full_si_bf16").splitlines()[0]
+    assert heading == "**" + (ROOT / "results" / "wavelet_ravdess_full_si_bf16").as_posix() + "** (149 epochs, 117 min of training)"
+    heading = fold_tables.table(ROOT / "results" / "wavelet_emodb_ablation_bf16" / "logmel").splitlines()[0]
+    assert heading.endswith("(208 epochs, 44 min of training)")

@@ -179,10 +179,9 @@ def _finished_reports(config: ExperimentConfig, out: Path, reports: dict[str, di
     """This call's reports and those of variants finished by earlier calls, in config order."""
     finished = {}
     for name in config.variants:
-        saved = RunDir(out / name).report
         if name in reports:
             finished[name] = reports[name]
-        elif saved.exists():
+        elif (saved := RunDir(out / name).report).exists():
             finished[name] = json.loads(saved.read_text())
     return finished
 
