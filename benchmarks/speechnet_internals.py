@@ -2,6 +2,7 @@
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/speechnet_internals.py [--epochs 5] [--seed 0] [--class-weights]
+        [--trace K]
 
 Builds EmoDB's fixed 80/20 split (split seed 0, the split of
 configs/speechnet/emodb_paper_protocol.yaml), standardises the 107-d frames on the training
@@ -20,6 +21,14 @@ At initialisation and after training it prints, in eval mode over all training c
 * ``routed = unrouted``: the share of clips whose predicted class (longest capsule) is the
   same after the routing iterations as with uniform coefficients;
 * the mean input-capsule length ``‖u_i‖`` and class-capsule length ``‖v_j‖``.
+
+``--trace K`` also prints, every K epochs of the same training, where the capsule lengths
+sit against eq. 15's margins (0.5 for the true class and for the others): the training
+accuracy and loss, the mean length of the true class's capsule and of the longest other
+one, and the shares of clips whose true capsule is under the margin (the positive term
+is active) or whose longest other capsule is over it (the negative term is active).
+The fit is resumed from its own state every K epochs, which gives the weights of one
+uninterrupted fit (``fit``'s contract).
 
 The numbers are computed from the modules' own layers (and checked against the model's
 output), so the script also measures older code. To measure a commit before a change:
@@ -62,6 +71,49 @@ def load_emodb(data_root: str | None):
     train = _side(dataset, fold.train)
     train = _scaled(Standardizer().fit(train.features), train)
     return dataset, train
+
+
+@torch.no_grad()
+def margins(model, data, margin: float = 0.5, batch_size: int = 256) -> dict[str, float]:
+    """Where the class-capsule lengths of ``data``'s clips sit against the margin (eval mode)."""
+    model.eval()
+    lengths, targets = [], []
+    for x, clip_lengths, y in data.batches(batch_size):
+        lengths.append(model(x, clip_lengths).exp())  # the model's logits are log lengths
+        targets.append(y)
+    length, target = torch.cat(lengths), torch.cat(targets)
+    true = length.gather(1, target[:, None])[:, 0]
+    other = length.scatter(1, target[:, None], -1.0).max(1).values  # the longest wrong capsule
+    return {"accuracy (eval mode)": float((length.argmax(1) == target).float().mean()),
+            "true length": float(true.mean()), "longest other": float(other.mean()),
+            "true < margin": float((true < margin).float().mean()),
+            "other > margin": float((other > margin).float().mean())}
+
+
+def trace(model, train, loss_fn, settings, seed: int, every: int) -> None:
+    """Train ``settings.epochs`` epochs, printing :func:`margins` every ``every`` epochs."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from serkit.training.fit import fit
+
+    columns = ["epoch", "training loss", *margins(model, train)]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+    def row(epoch, loss, values):
+        cells = [str(epoch), "–" if loss is None else f"{loss:.2g}", *(f"{v:.3f}" for v in values.values())]
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+    row(0, None, margins(model, train))
+    with tempfile.TemporaryDirectory() as folder:
+        state = Path(folder) / "training_state.pt"
+        for end in range(every, settings.epochs + 1, every):
+            part = dataclasses.replace(settings, epochs=end, checkpoint_every=every)
+            result = fit(model, train, None, loss_fn=loss_fn, settings=part, seed=seed, state_path=state,
+                         progress=False)
+            row(end, result.history[-1]["train_loss"], margins(model, train))
 
 
 @torch.no_grad()
@@ -128,6 +180,8 @@ def main() -> None:
     parser.add_argument("--class-weights", action="store_true",
                         help="weigh the loss by inverse class frequency (serkit's rule before issue 16)")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--trace", type=int, default=0, metavar="K",
+                        help="print the capsule lengths against the margins every K epochs")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -143,6 +197,9 @@ def main() -> None:
     loss_fn = make_loss("balanced_margin", class_weights=weights)
     settings = TrainingConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3, select="last", num_threads=1)
 
+    if args.trace:
+        trace(model, train, loss_fn, settings, args.seed, args.trace)
+        return
     before = internals(model, train)
     began = time.perf_counter()
     result = fit(model, train, None, loss_fn=loss_fn, settings=settings, seed=args.seed, progress=False)
