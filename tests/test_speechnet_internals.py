@@ -44,7 +44,7 @@ def test_margins_measures_true_and_longest_other_capsule(internals):
                                  "other > margin": 2 / 3})
 
 
-def test_trace_prints_the_weights_of_one_uninterrupted_fit(internals, capsys):
+def test_trace_trains_as_one_uninterrupted_fit_and_prints_its_last_epoch(internals, capsys):
     rng = np.random.default_rng(0)
     data = FeatureSet(rng.standard_normal((40, 107)).astype(np.float32), np.arange(40) % 4, "vector")
     settings = TrainingConfig(epochs=4, batch_size=16, learning_rate=1e-3, select="last", num_threads=1)
