@@ -98,22 +98,26 @@ def trace(model, train, loss_fn, settings, seed: int, every: int) -> None:
 
     from serkit.training.fit import fit
 
-    columns = ["epoch", "training loss", *margins(model, train)]
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-
-    def row(epoch, loss, values):
-        cells = [str(epoch), "–" if loss is None else f"{loss:.2g}", *(f"{v:.3f}" for v in values.values())]
+    # Rows written here, not with fold_tables.md_row: that sibling imports serkit modules
+    # an older tree (PYTHONPATH=<old tree>, above) may lack.
+    def row(cells):
         print("| " + " | ".join(cells) + " |", flush=True)
 
-    row(0, None, margins(model, train))
+    def values(epoch, loss, measured):
+        row([str(epoch), "–" if loss is None else f"{loss:.2g}", *(f"{v:.3f}" for v in measured.values())])
+
+    start = margins(model, train)
+    columns = ["epoch", "training loss", *start]
+    row(columns)
+    row(["---"] * len(columns))
+    values(0, None, start)
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder) / "training_state.pt"
         for end in range(every, settings.epochs + 1, every):
             part = dataclasses.replace(settings, epochs=end, checkpoint_every=every)
             result = fit(model, train, None, loss_fn=loss_fn, settings=part, seed=seed, state_path=state,
                          progress=False)
-            row(end, result.history[-1]["train_loss"], margins(model, train))
+            values(end, result.history[-1]["train_loss"], margins(model, train))
 
 
 @torch.no_grad()
