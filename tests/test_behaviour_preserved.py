@@ -25,7 +25,7 @@ own files stayed byte for byte the same when that config moved to the last epoch
 class weights. ``cnn_transformer/`` again on 2026-12-06, when the runs moved to one BLAS
 thread: its goldens had been written with the machine's two, and logmel's mel projection
 (librosa's BLAS einsum) differs in the last bits with the thread count, so the test failed
-under OMP_NUM_THREADS=1 and would have on a machine with other than two cores. The code
+under OMP_NUM_THREADS=1 and could on a machine with more cores. The code
 did not change.
 """
 
