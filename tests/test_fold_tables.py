@@ -74,3 +74,14 @@ def test_the_heading_gives_the_epochs_and_training_minutes_docs_quote():
     assert heading == "**" + (ROOT / "results" / "wavelet_ravdess_full_si_bf16").as_posix() + "** (149 epochs, 117 min of training)"
     heading = fold_tables.table(ROOT / "results" / "wavelet_emodb_ablation_bf16" / "logmel").splitlines()[0]
     assert heading.endswith("(208 epochs, 44 min of training)")
+
+
+def test_the_committed_ravdess_7_class_run_gives_the_figures_docs_quote():
+    # docs/results.md, "RAVDESS, speaker independent, every actor tested once (7 classes)".
+    run = ROOT / "results" / "wavelet_ravdess_full_si_7class_bf16_stop_on_selection"
+    lines = fold_tables.table(run).splitlines()
+    assert lines[0].endswith("(267 epochs, 171 min of training)")
+    assert lines[-1].startswith("| pooled (report.json) | 1248 | 62.10 | 61.61 |")
+    assert any(line.startswith("| mean of 6 folds | 1248 | 62.10 | 61.61 |  | 64.34 | 64.29 |") for line in lines)
+    assert any(line.startswith("| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | 208 | 54.81 | 54.02 | 17 / 29 |")
+               for line in lines)

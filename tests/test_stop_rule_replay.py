@@ -61,3 +61,12 @@ def test_the_committed_bfloat16_run_gives_the_figures_docs_quote():
     # docs/results.md, "bfloat16, checked again without the confound".
     lines = replay.table(replay.RunDir(ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection_bf16")).splitlines()
     assert "| mean of 5 folds | val_loss |  |  | 77.45 | 74.48 | 71.64 |" in lines
+
+
+def test_the_committed_ravdess_7_class_run_gives_the_figures_docs_quote():
+    # docs/results.md, "RAVDESS, speaker independent, every actor tested once (7 classes)".
+    lines = replay.table(replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_7class_bf16_stop_on_selection")).splitlines()
+    assert "| mean of 6 folds | val_loss |  |  | 51.50 | 50.96 | 51.86 |" in lines
+    assert "| mean of 6 folds | selection |  |  | 58.45 | 62.10 | 61.61 |" in lines
+    assert "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | val_loss | 23 | 21 | 46.06 | 34.62 | 34.38 |" in lines
+    assert not any(line.startswith("- ") for line in lines)  # the run's own rule replays to its record
