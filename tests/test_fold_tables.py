@@ -85,3 +85,14 @@ def test_the_committed_ravdess_7_class_run_gives_the_figures_docs_quote():
     assert any(line.startswith("| mean of 6 folds | 1248 | 62.10 | 61.61 |  | 64.34 | 64.29 |") for line in lines)
     assert any(line.startswith("| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | 208 | 54.81 | 54.02 | 17 / 29 |")
                for line in lines)
+
+
+def test_the_committed_128_filter_ablation_gives_the_row_docs_quote(capsys):
+    # docs/results.md, "Ablations on EmoDB": 128 filters against the reference.
+    runs = [ROOT / "results" / "wavelet_emodb_full_si_stop_on_selection_bf16", ROOT / "results" / "wavelet_emodb_ablation_bf16"]
+    assert fold_tables.main(["--compare", *map(str, runs)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    wide = next(row for row in rows if row[0].endswith("wavelet_emodb_ablation_bf16/filters_128"))
+    assert wide[1:10] == ["5", "76.26", "74.72", "74.90", "77.97", "79.23", "38.6", "35", "+1.64 |"]
+    heading = fold_tables.table(ROOT / "results" / "wavelet_emodb_ablation_bf16" / "filters_128").splitlines()[0]
+    assert heading.endswith("(193 epochs, 118 min of training)")

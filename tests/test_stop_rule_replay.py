@@ -70,3 +70,10 @@ def test_the_committed_ravdess_7_class_run_gives_the_figures_docs_quote():
     assert "| mean of 6 folds | selection |  |  | 58.45 | 62.10 | 61.61 |" in lines
     assert "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | val_loss | 23 | 21 | 46.06 | 34.62 | 34.38 |" in lines
     assert not any(line.startswith("- ") for line in lines)  # the run's own rule replays to its record
+
+
+def test_the_committed_128_filter_ablation_gives_the_figures_docs_quote():
+    # docs/results.md, "Ablations on EmoDB": its validation and loss-rule columns.
+    lines = replay.table(replay.RunDir(ROOT / "results" / "wavelet_emodb_ablation_bf16" / "filters_128")).splitlines()
+    assert "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |" in lines
+    assert "| mean of 5 folds | selection |  |  | 81.08 | 76.51 | 74.90 |" in lines
