@@ -90,4 +90,3 @@ def test_the_committed_ravdess_7_class_run_gives_the_figures_docs_quote():
     assert any(line.startswith("| mean of 6 folds | 1248 | 62.10 | 61.61 |  | 64.34 | 64.29 |") for line in lines)
     assert any(line.startswith("| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | 208 | 54.81 | 54.02 | 17 / 29 |")
                for line in lines)
-
