@@ -10,6 +10,7 @@ from tests.conftest import import_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 replay = import_benchmark("stop_rule_replay")
+fold_tables = import_benchmark("fold_tables")
 
 
 def test_replaying_the_searchs_chosen_trial_gives_its_recorded_epochs_and_validation_score():
@@ -63,6 +64,12 @@ QUOTED = {
         "| mean of 6 folds | val_loss |  |  | 51.50 | 50.96 | 51.86 |",
         "| mean of 6 folds | selection |  |  | 58.45 | 62.10 | 61.61 |",
         "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | val_loss | 23 | 21 | 46.06 | 34.62 | 34.38 |"],
+    # "RAVDESS, speaker independent, every actor tested once (8 classes)": the rerun on the choice,
+    # whose replayed loss rule is the first run's table, fold for fold
+    "wavelet_ravdess_full_si_bf16_stop_on_selection": [
+        "| mean of 6 folds | val_loss |  |  | 51.80 | 52.36 | 52.08 |",
+        "| mean of 6 folds | selection |  |  | 58.38 | 57.78 | 57.29 |",
+        "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | val_loss | 33 | 30 | 56.42 | 45.42 | 42.97 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
@@ -75,3 +82,20 @@ def test_the_committed_runs_give_the_figures_docs_quote(name):
     lines = replay.table(replay.RunDir(ROOT / "results" / name)).splitlines()
     assert [row for row in QUOTED[name] if row not in lines] == []
     assert not any(line.startswith("- ") for line in lines)  # each run's own rule replays to its record
+
+
+def test_replaying_the_loss_rule_on_the_ravdess_rerun_gives_the_run_that_stopped_on_the_loss():
+    # docs/results.md, "The replay is the first table, to the clip": the same seed, folds and
+    # code, so the rerun's trajectories begin as the first run's did, and the loss rule replayed
+    # on them must train and keep the epochs the first run did and score its test figures.
+    rerun = replay.table(replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_bf16_stop_on_selection"))
+    replayed = {}
+    for cells in (line.split(" | ") for line in rerun.splitlines()):
+        if len(cells) == 7 and cells[1] == "val_loss" and cells[0].startswith("| ravdess-"):
+            replayed[cells[0][2:]] = (f"{cells[3]} / {cells[2]}", cells[5], cells[6].rstrip(" |"))
+    first = {}
+    for cells in (line.split(" | ") for line in fold_tables.table(ROOT / "results" / "wavelet_ravdess_full_si_bf16").splitlines()):
+        if cells[0].startswith("| ravdess-"):
+            first[cells[0][2:]] = (cells[4], cells[2], cells[3])  # chosen / trained, WA, UA
+    assert len(first) == 6 and replayed == first
+
