@@ -103,6 +103,35 @@ def test_cli_starts_a_local_cluster_and_stops_it(fake_root, tmp_path, capsys, on
     assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
 
 
+
+def test_a_terminated_run_on_ray_ends_with_serkits_message(fake_root, tmp_path):
+    # ray.init() installs a SIGTERM handler that exits at once (or aborts the process); the
+    # executor must put serkit's back, which ends the run through close(). In a process of
+    # its own, so that a regression fails this test instead of killing pytest.
+    import signal
+    import subprocess
+
+    config = tmp_path / "c.yaml"
+    config.write_text(__import__("yaml").safe_dump(tiny_config().to_dict()))
+    driver = "\n".join([
+        "import os, signal, sys, time",
+        "from serkit.cli import main",
+        "from serkit.training import executors",
+        "def terminated_while_waiting(self, *args, **kwargs):",
+        "    os.kill(os.getpid(), signal.SIGTERM)",
+        "    time.sleep(5)",
+        "executors.RayExecutor.run_fold_groups = terminated_while_waiting",
+        "sys.exit(main(sys.argv[1:]))",
+    ])
+    done = subprocess.run([sys.executable, "-c", driver, "run", str(config), "--data-root", str(fake_root),
+                           "--out", str(tmp_path / "ray"), "--executor", "ray"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr[-2000:]
+    assert "serkit: terminated; finished work is kept and a rerun resumes" in done.stderr
+    assert "SIGTERM received" not in done.stderr  # Ray's handler did not run
+
+
 #: The environment of the processes of the existing-cluster test: no token authentication
 #: (an in-process ray.init() leaves RAY_AUTH_MODE=token in os.environ, so both the head and
 #: serkit's driver run as processes of their own with this set).

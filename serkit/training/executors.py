@@ -22,7 +22,9 @@ local run with ``training.num_threads``, so a fold gives the same bytes on eithe
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,20 @@ def resources(config) -> dict[str, float]:
             "num_gpus": 1 if str(settings.device).startswith("cuda") else 0}
 
 
+@contextlib.contextmanager
+def _sigterm_handler_kept() -> Iterator[None]:
+    """Restore the SIGTERM handler the block found (only the main thread can set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if handler is not None:  # None: set outside Python, nothing to restore with
+            signal.signal(signal.SIGTERM, handler)
+
+
 class RayExecutor:
     """Runs folds and trials as Ray tasks on the cluster at ``address`` (a local one when
     ``None``), waiting for them with one progress bar across tasks."""
@@ -80,6 +96,14 @@ class RayExecutor:
             self._connect(address)
 
     def _connect(self, address: str | None) -> None:
+        # ray.init() replaces the driver's SIGTERM handler with one that exits at once; keep
+        # ours (serkit.cli's), so that a terminated run says its finished work is kept and
+        # leaves through close(), which stops the cluster it started.
+        with _sigterm_handler_kept():
+            self._init(address)
+        self.connected = True
+
+    def _init(self, address: str | None) -> None:
         if address is None:
             # A one-machine cluster over this machine's cores, started (and stopped) by us:
             # "local" rather than None, which would join whatever cluster `ray start` last
@@ -94,7 +118,6 @@ class RayExecutor:
                     f"cannot join the Ray cluster at {address!r} ({first_line(exc)}); check the address "
                     "`ray start --head` printed, and if the cluster uses token authentication, export "
                     "RAY_AUTH_MODE=token with its token in RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
-        self.connected = True
 
     def close(self) -> None:
         if self.connected:
