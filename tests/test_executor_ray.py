@@ -103,7 +103,6 @@ def test_cli_starts_a_local_cluster_and_stops_it(fake_root, tmp_path, capsys, on
     assert predictions(tmp_path / "ray") == predictions(tmp_path / "local")
 
 
-
 def test_a_terminated_run_on_ray_ends_with_serkits_message(fake_root, tmp_path):
     # ray.init() installs a SIGTERM handler that exits at once (or aborts the process); the
     # executor must put serkit's back, which ends the run through close(). In a process of

@@ -85,7 +85,7 @@ def test_the_committed_runs_give_the_figures_docs_quote(name):
 
 
 def test_replaying_the_loss_rule_on_the_ravdess_rerun_gives_the_run_that_stopped_on_the_loss():
-    # docs/results.md, "The replay is the first table, to the clip": the same seed, folds and
+    # docs/results.md, "The replay is the first table, fold for fold": the same seed, folds and
     # code, so the rerun's trajectories begin as the first run's did, and the loss rule replayed
     # on them must train and keep the epochs the first run did and score its test figures.
     rerun = replay.table(replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_bf16_stop_on_selection"))
@@ -98,4 +98,3 @@ def test_replaying_the_loss_rule_on_the_ravdess_rerun_gives_the_run_that_stopped
         if cells[0].startswith("| ravdess-"):
             first[cells[0][2:]] = (cells[4], cells[2], cells[3])  # chosen / trained, WA, UA
     assert len(first) == 6 and replayed == first
-
