@@ -88,13 +88,12 @@ def test_replaying_the_loss_rule_on_the_ravdess_rerun_gives_the_run_that_stopped
     # docs/results.md, "The replay is the first table, fold for fold": the same seed, folds and
     # code, so the rerun's trajectories begin as the first run's did, and the loss rule replayed
     # on them must train and keep the epochs the first run did and score its test figures.
-    rerun = replay.table(replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_bf16_stop_on_selection"))
-    replayed = {}
-    for cells in (line.split(" | ") for line in rerun.splitlines()):
-        if len(cells) == 7 and cells[1] == "val_loss" and cells[0].startswith("| ravdess-"):
-            replayed[cells[0][2:]] = (f"{cells[3]} / {cells[2]}", cells[5], cells[6].rstrip(" |"))
-    first = {}
-    for cells in (line.split(" | ") for line in fold_tables.table(ROOT / "results" / "wavelet_ravdess_full_si_bf16").splitlines()):
-        if cells[0].startswith("| ravdess-"):
-            first[cells[0][2:]] = (cells[4], cells[2], cells[3])  # chosen / trained, WA, UA
-    assert len(first) == 6 and replayed == first
+    rerun = replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_bf16_stop_on_selection")
+    _, first = fold_tables.scored_folds(replay.RunDir(ROOT / "results" / "wavelet_ravdess_full_si_bf16"))
+    assert len(first) == 6
+    names = fold_tables.fold_names(rerun)
+    for done, fold in zip(first, rerun.all_folds(), strict=True):
+        assert names[fold.seed][fold.fold] == done["name"]  # the same test actors
+        loss_rule = replay.replay_fold(fold)[0]["val_loss"]
+        assert (loss_rule["trained"], loss_rule["kept"]) == (done["epochs"], done["epoch"])
+        assert (loss_rule["wa"], loss_rule["ua"]) == pytest.approx((done["wa"], done["ua"]), abs=5e-5)
