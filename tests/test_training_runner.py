@@ -129,6 +129,18 @@ def test_a_changed_config_is_refused_in_an_existing_run_folder(fake_root, tmp_pa
                        out_dir=tmp_path / "run", data_root=fake_root, progress=False)
 
 
+def test_a_run_resumes_on_another_thread_count(fake_root, tmp_path):
+    """The thread count is the machine's, not the experiment's: more seeds on two threads
+    extend a run begun on one, and the finished seed is not redone."""
+    run_experiment(config(seeds=1, training={"epochs": 2, "batch_size": 8, "num_threads": 1}),
+                   out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    first = (tmp_path / "run" / "seed=0" / "fold=0" / "predictions.csv").stat().st_mtime_ns
+    run_experiment(config(seeds=2, training={"epochs": 2, "batch_size": 8, "num_threads": 2}),
+                   out_dir=tmp_path / "run", data_root=fake_root, progress=False)
+    assert (tmp_path / "run" / "seed=0" / "fold=0" / "predictions.csv").stat().st_mtime_ns == first
+    assert (tmp_path / "run" / "seed=1" / "fold=0" / "predictions.csv").exists()
+
+
 def test_no_validation_needs_select_last(fake_root, tmp_path):
     bad = config(protocol={"split": "kfold", "params": {"n_folds": 2, "val_fraction": 0}}, seeds=1)
     with pytest.raises(ConfigError, match="no validation data"):

@@ -542,9 +542,13 @@ def _remove_failed_start(path: Path, *, remove_root: bool) -> None:
 
 def _comparable(raw: dict) -> dict:
     # More seeds extend a run, and more variants extend a run of variants (each variant's
-    # own folder still checks its own config); everything else must match for results to
-    # be comparable.
-    return {k: v for k, v in raw.items() if k not in ("seeds", "variants")}
+    # own folder still checks its own config); the thread count is how a machine runs the
+    # same computation (a run begun on one thread may resume on two); everything else must
+    # match for results to be comparable.
+    comparable = {k: v for k, v in raw.items() if k not in ("seeds", "variants")}
+    if isinstance(comparable.get("training"), dict):
+        comparable["training"] = {k: v for k, v in comparable["training"].items() if k != "num_threads"}
+    return comparable
 
 
 def _write_protocol(run: RunDir, config: ExperimentConfig, dataset: Dataset) -> None:
