@@ -20,9 +20,7 @@ _spec.loader.exec_module(copy_evidence)
 
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    write_fake_corpus(root)
-    return root
+    return write_fake_corpus(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True, scope="module")
