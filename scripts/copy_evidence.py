@@ -11,7 +11,8 @@ Usage:
   resumable training state (``*.pt``, ``*.joblib``, ``*.onnx``), which the evidence never
   holds (DEVELOPERS.md);
 * copies finished folds only (a fold folder with its predictions.csv): an unfinished fold's
-  history would read as a finished fold's, so it is named and left out;
+  history would read as a finished fold's, so it is named and left out, and so is a seed
+  with no finished fold;
 * never deletes in ``DEST``: each file is added or replaced on its own, atomically, so
   copying one variant of an ablation keeps the variants already in ``results/``, and a
   copy interrupted half-way leaves only whole files;
@@ -46,8 +47,10 @@ def default_destination(run: Path) -> Path:
 
 
 def evidence_files(run: Path) -> tuple[list[Path], list[Path]]:
-    """The files to copy (relative to ``run``) and the unfinished fold folders left out."""
-    unfinished = sorted(d for d in run.rglob("fold=*") if d.is_dir() and not (d / PREDICTIONS_FILE).exists())
+    """The files to copy (relative to ``run``) and the unfinished folders left out: folds
+    without predictions, and seeds without a finished fold (only their split plan)."""
+    unfinished = sorted(d for d in [*run.rglob("seed=*"), *run.rglob("fold=*")]
+                        if d.is_dir() and not any(d.rglob(PREDICTIONS_FILE)))
     files = []
     for path in sorted(run.rglob("*")):
         if not path.is_file() or path.suffix in LEFT_OUT_SUFFIXES:

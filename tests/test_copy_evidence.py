@@ -46,12 +46,14 @@ def test_the_evidence_leaves_weights_out_and_a_put_back_copy_resumes(fake_root, 
     partial.mkdir(parents=True)
     (partial / "training_state.pt").write_bytes(b"state")
     (partial / "history.csv").write_text("epoch\n1\n")
+    (partial.parent / "folds.json").write_text("{}")
     (results / "x").mkdir(parents=True)
     (results / "x" / "kept.md").write_text("written before")
 
     assert copy_evidence.main([str(runs / "x")]) == 0  # DEST: runs/x -> results/x
     out = capsys.readouterr().out
-    assert "left out seed=1/fold=0: not finished" in out and "wrote" in out
+    assert "left out seed=1: not finished" in out and "left out seed=1/fold=0: not finished" in out
+    assert "wrote" in out
     copied = {p.relative_to(results / "x").as_posix() for p in (results / "x").rglob("*") if p.is_file()}
     assert not any(name.endswith((".pt", ".joblib")) for name in copied)
     assert not any(name.startswith("seed=1/") for name in copied)
