@@ -204,6 +204,18 @@ def test_another_grid_in_the_same_folder_is_refused(search, fake_root, config_pa
         run_search(config, out_dir=search["out"], data_root=fake_root, progress=False, echo=lambda line: None)
 
 
+def test_a_search_resumes_on_another_thread_count(config_path):
+    """The thread count is the machine's: a search folder's check lets a search begun on one
+    thread resume on two, and still tells another grid apart."""
+    from serkit.training import search as search_module
+
+    config = with_grid(load_config(config_path), {"model.params.dropout": DROPOUTS})
+    two = config_from_dict({**config.to_dict(), "training": {**config.to_dict()["training"], "num_threads": 2}})
+    assert search_module._comparable(two.to_dict()) == search_module._comparable(config.to_dict())
+    assert search_module._comparable(with_grid(two, {"model.params.dropout": [0.2]}).to_dict()) != \
+        search_module._comparable(config.to_dict())
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--grid", "training.learning_rat=0.1,0.01"], "unknown key 'learning_rat' (did you mean 'learning_rate'?)"),
     (["--grid", "trainig.epochs=1,2"], "unknown key 'trainig' (did you mean 'training'?)"),

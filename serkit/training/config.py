@@ -611,3 +611,11 @@ def _scalar(hint, value, where: str):
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
     raise ConfigError(f"{where} must be {hint.__name__}, not {value!r}")
+
+
+def without_machine_settings(raw: dict) -> dict:
+    """A raw config without the thread count: how a machine runs the same computation, not
+    what is computed, so a run or search begun on one thread may resume on two."""
+    if not isinstance(raw.get("training"), dict):
+        return raw
+    return {**raw, "training": {k: v for k, v in raw["training"].items() if k != "num_threads"}}

@@ -40,7 +40,7 @@ from serkit.models import is_sklearn, make_loss, make_model_for
 from serkit.progress import progress_bar
 from serkit.rundir import FoldDir, RunDir
 from serkit.splits import Fold, SplitPlan, make_split
-from serkit.training.config import ExperimentConfig, variant_configs
+from serkit.training.config import ExperimentConfig, variant_configs, without_machine_settings
 from serkit.training.data import class_weights
 from serkit.training.fit import fit, predict_proba
 from serkit.training.seeding import seed_everything
@@ -542,13 +542,10 @@ def _remove_failed_start(path: Path, *, remove_root: bool) -> None:
 
 def _comparable(raw: dict) -> dict:
     # More seeds extend a run, and more variants extend a run of variants (each variant's
-    # own folder still checks its own config); the thread count is how a machine runs the
-    # same computation (a run begun on one thread may resume on two); everything else must
-    # match for results to be comparable.
-    comparable = {k: v for k, v in raw.items() if k not in ("seeds", "variants")}
-    if isinstance(comparable.get("training"), dict):
-        comparable["training"] = {k: v for k, v in comparable["training"].items() if k != "num_threads"}
-    return comparable
+    # own folder still checks its own config); everything else but the machine's settings
+    # must match for results to be comparable.
+    return without_machine_settings({k: v for k, v in raw.items() if k not in ("seeds", "variants")})
+
 
 
 def _write_protocol(run: RunDir, config: ExperimentConfig, dataset: Dataset) -> None:

@@ -44,6 +44,7 @@ from serkit.training.config import (
     ExperimentConfig,
     config_from_dict,
     set_key,
+    without_machine_settings,
 )
 
 #: Written into a trial folder once its run and report are complete.
@@ -253,10 +254,11 @@ def _claim_search_dir(out: Path, config: ExperimentConfig) -> None:
 
 
 def _comparable(raw: dict) -> str:
-    # More seeds extend every trial and another select only changes the choice; anything
-    # else (the grid's keys, their order or values) changes what trial=<i> means.
+    # More seeds extend every trial, another select only changes the choice, and the thread
+    # count is the machine's; anything else (the grid's keys, their order or values) changes
+    # what trial=<i> means.
     grid = [[str(k), v] for k, v in ((raw.get("search") or {}).get("grid") or {}).items()]
-    raw = {k: v for k, v in raw.items() if k not in ("seeds", "search")}
+    raw = without_machine_settings({k: v for k, v in raw.items() if k not in ("seeds", "search")})
     return yaml.safe_dump({"config": raw, "grid": grid}, sort_keys=True)
 
 
