@@ -547,7 +547,6 @@ def _comparable(raw: dict) -> dict:
     return without_machine_settings({k: v for k, v in raw.items() if k not in ("seeds", "variants")})
 
 
-
 def _write_protocol(run: RunDir, config: ExperimentConfig, dataset: Dataset) -> None:
     protocol = {
         "name": config.experiment,
