@@ -30,9 +30,10 @@ import sys
 from pathlib import Path
 
 from serkit.fileio import atomic_write_bytes
-from serkit.rundir import PREDICTIONS_FILE
+from serkit.rundir import PREDICTIONS_FILE, RunDir
 
-#: Weights and training state: large, and never part of the evidence.
+#: Weights and training state (a fold's model.pt, model.joblib, training_state.pt, and any
+#: exported model): large, and never part of the evidence.
 LEFT_OUT_SUFFIXES = (".pt", ".joblib", ".onnx")
 
 
@@ -46,18 +47,25 @@ def default_destination(run: Path) -> Path:
     return Path(*parts[:at]) / "results" / Path(*parts[at + 1:])
 
 
+def unfinished_folders(run: RunDir) -> list[Path]:
+    """The folders to leave out: every unfinished fold, and a seed with no finished fold (its
+    split plan alone); a run of variants is looked at variant by variant."""
+    left_out = []
+    for part in run.variants() or [run]:
+        for seed in part.seeds():
+            folds = part.folds(seed)
+            if not any(fold.finished for fold in folds):
+                left_out.append(part.seed_dir(seed))
+            left_out += [fold.path for fold in folds if not fold.finished]
+    return left_out
+
+
 def evidence_files(run: Path) -> tuple[list[Path], list[Path]]:
-    """The files to copy (relative to ``run``) and the unfinished folders left out: folds
-    without predictions, and seeds without a finished fold (only their split plan)."""
-    unfinished = sorted(d for d in [*run.rglob("seed=*"), *run.rglob("fold=*")]
-                        if d.is_dir() and not any(d.rglob(PREDICTIONS_FILE)))
-    files = []
-    for path in sorted(run.rglob("*")):
-        if not path.is_file() or path.suffix in LEFT_OUT_SUFFIXES:
-            continue
-        if any(fold in path.parents for fold in unfinished):
-            continue
-        files.append(path.relative_to(run))
+    """The files to copy (relative to ``run``) and the unfinished folders left out."""
+    unfinished = unfinished_folders(RunDir(run))
+    files = [path.relative_to(run) for path in sorted(run.rglob("*"))
+             if path.is_file() and path.suffix not in LEFT_OUT_SUFFIXES
+             and not any(folder in path.parents for folder in unfinished)]
     return files, unfinished
 
 

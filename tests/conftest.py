@@ -135,6 +135,13 @@ def write_fake_corpus(root: Path, per_emotion: int = 10) -> Path:
 
 
 @pytest.fixture(scope="module")
+def fake_root(tmp_path_factory) -> Path:
+    """The fake folder corpus (:func:`write_fake_corpus`), one per test module; a module that
+    needs another size or a manifest defines its own ``fake_root``."""
+    return write_fake_corpus(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
 def private_cache(tmp_path_factory):
     """SERKIT_CACHE pointed at a fresh folder for one test module (never the user's cache)."""
     with pytest.MonkeyPatch.context() as patch:

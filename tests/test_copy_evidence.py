@@ -10,17 +10,11 @@ import pytest
 
 from serkit.training.config import config_from_dict
 from serkit.training.runner import run_experiment
-from tests.conftest import write_fake_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("copy_evidence", ROOT / "scripts" / "copy_evidence.py")
 copy_evidence = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(copy_evidence)
-
-
-@pytest.fixture(scope="module")
-def fake_root(tmp_path_factory) -> Path:
-    return write_fake_corpus(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -87,3 +81,21 @@ def test_a_run_with_nothing_finished_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="no finished fold"):
         copy_evidence.copy_evidence(tmp_path / "runs" / "x", tmp_path / "results" / "x")
     assert not (tmp_path / "results").exists()
+
+
+def test_a_run_of_variants_is_looked_at_variant_by_variant(tmp_path):
+    """A finished variant is copied whole; a variant still training leaves out its seed (no
+    finished fold), and its weights never travel."""
+    run = tmp_path / "runs" / "abl"
+    for variant in ("done", "training"):
+        (run / variant / "seed=0" / "fold=0").mkdir(parents=True)
+        (run / variant / "protocol.json").write_text("{}")
+        (run / variant / "seed=0" / "folds.json").write_text("{}")
+    (run / "done" / "seed=0" / "fold=0" / "predictions.csv").write_text("path,label\n")
+    (run / "done" / "seed=0" / "fold=0" / "model.pt").write_bytes(b"weights")
+    (run / "training" / "seed=0" / "fold=0" / "history.csv").write_text("epoch\n1\n")
+    (run / "summary.md").write_text("variants")
+    files, unfinished = copy_evidence.evidence_files(run)
+    assert [f.as_posix() for f in files] == ["done/protocol.json", "done/seed=0/fold=0/predictions.csv",
+                                             "done/seed=0/folds.json", "summary.md", "training/protocol.json"]
+    assert unfinished == [run / "training" / "seed=0", run / "training" / "seed=0" / "fold=0"]

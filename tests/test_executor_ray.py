@@ -4,10 +4,13 @@ executor, resumed and retried as locally, and one-line errors for bad requests."
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from serkit.cli import main
 from serkit.training.config import config_from_dict
@@ -63,7 +66,7 @@ def run_on_ray(out: Path, data_root: Path, config=None) -> dict:
 
 def test_bad_executor_requests_are_one_line_errors(fake_root, tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(__import__("yaml").safe_dump(tiny_config().to_dict()))
+    config.write_text(yaml.safe_dump(tiny_config().to_dict()))
     base = ["run", str(config), "--data-root", str(fake_root), "--out", str(tmp_path / "run")]
 
     # Nothing listens on port 1 of this machine.
@@ -93,7 +96,7 @@ def test_without_ray_the_message_says_how_to_install_it(monkeypatch):
 def test_cli_starts_a_local_cluster_and_stops_it(fake_root, tmp_path, capsys, one_torch_thread):
     config = tmp_path / "c.yaml"
     one_seed = config_from_dict({**tiny_config().to_dict(), "seeds": 1})
-    config.write_text(__import__("yaml").safe_dump(one_seed.to_dict()))
+    config.write_text(yaml.safe_dump(one_seed.to_dict()))
     run_experiment(one_seed, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
     code = main(["run", str(config), "--data-root", str(fake_root), "--out", str(tmp_path / "ray"),
                  "--executor", "ray"])
@@ -107,11 +110,8 @@ def test_a_terminated_run_on_ray_ends_with_serkits_message(fake_root, tmp_path):
     # ray.init() installs a SIGTERM handler that exits at once (or aborts the process); the
     # executor must put serkit's back, which ends the run through close(). In a process of
     # its own, so that a regression fails this test instead of killing pytest.
-    import signal
-    import subprocess
-
     config = tmp_path / "c.yaml"
-    config.write_text(__import__("yaml").safe_dump(tiny_config().to_dict()))
+    config.write_text(yaml.safe_dump(tiny_config().to_dict()))
     driver = "\n".join([
         "import os, signal, sys, time",
         "from serkit.cli import main",
@@ -182,7 +182,7 @@ def test_cli_joins_an_existing_cluster(fake_root, tmp_path, head_node, one_torch
 
     config = tmp_path / "c.yaml"
     one_seed = config_from_dict({**tiny_config().to_dict(), "seeds": 1})
-    config.write_text(__import__("yaml").safe_dump(one_seed.to_dict()))
+    config.write_text(yaml.safe_dump(one_seed.to_dict()))
     run_experiment(one_seed, out_dir=tmp_path / "local", data_root=fake_root, progress=False)
     done = subprocess.run(
         [sys.executable, "-m", "serkit.cli", "run", str(config), "--data-root", str(fake_root),

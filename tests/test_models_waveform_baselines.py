@@ -26,7 +26,7 @@ from serkit.models import (
     resolved_params,
 )
 from serkit.training.config import config_from_dict, load_config
-from tests.conftest import write_fake_corpus, write_tone
+from tests.conftest import write_tone
 
 N_CLASSES = 5
 FRAMED = ["lstm", "gru", "cnn"]  # waveform read as frames of frame_samples samples
@@ -226,11 +226,6 @@ def test_bad_sizes_are_config_errors(name, params, message):
 
 
 # --- end to end ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def fake_root(tmp_path_factory):
-    return write_fake_corpus(tmp_path_factory.mktemp("data"))
-
 
 @pytest.mark.parametrize("name, model, features", [
     ("cnn_bilstm", {"name": "cnn_bilstm", "params": SMALL["cnn_bilstm"]}, {"max_seconds": 1.0}),

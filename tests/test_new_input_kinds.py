@@ -9,7 +9,6 @@ an edit in serkit to pass, the seam between features and models has leaked again
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from serkit.features import FEATURES
 from serkit.inputs import InputSpec
 from serkit.models import MODELS, register_model
 from serkit.training.config import config_from_dict
-from tests.conftest import write_fake_corpus, write_tone
+from tests.conftest import write_tone
 
 
 class ToyWaveform:
@@ -142,11 +141,6 @@ def registered(tmp_path_factory):
         FEATURES.unregister(name)
     for name in ("toy_wave_net", "toy_image_net"):
         MODELS.unregister(name)
-
-
-@pytest.fixture(scope="module")
-def fake_root(tmp_path_factory) -> Path:
-    return write_fake_corpus(tmp_path_factory.mktemp("data"))
 
 
 def toy_config(kind: str):

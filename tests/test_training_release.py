@@ -12,14 +12,9 @@ from serkit.errors import ConfigError
 from serkit.training.config import config_from_dict
 from serkit.training.release import run_release
 from serkit.training.runner import run_experiment
-from tests.conftest import FAKE_EMOTIONS, write_fake_corpus, write_tone
+from tests.conftest import FAKE_EMOTIONS, write_tone
 
 EMOTIONS = FAKE_EMOTIONS
-
-
-@pytest.fixture(scope="module")
-def fake_root(tmp_path_factory) -> Path:
-    return write_fake_corpus(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True, scope="module")

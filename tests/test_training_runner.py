@@ -13,17 +13,9 @@ from serkit.cli import main
 from serkit.errors import ConfigError
 from serkit.training.config import config_from_dict
 from serkit.training.runner import run_experiment, run_variants
-from tests.conftest import FAKE_EMOTIONS, corpus_root, write_fake_corpus
+from tests.conftest import FAKE_EMOTIONS, corpus_root
 
 EMOTIONS = FAKE_EMOTIONS
-
-
-@pytest.fixture(scope="module")
-def fake_root(tmp_path_factory) -> Path:
-    """folder/<emotion>/<n>.wav: emotions differ by pitch, so a model can learn them."""
-    root = tmp_path_factory.mktemp("data")
-    write_fake_corpus(root)
-    return root
 
 
 @pytest.fixture(autouse=True, scope="module")
