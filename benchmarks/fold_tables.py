@@ -3,7 +3,7 @@ and how training went.
 
 Reads what `serkit run` and `serkit report` wrote (report.json; per seed folds.json; per
 fold history.csv). One row per finished (seed, fold): the fold's name (the held-out
-speakers joined by '+'), its test clips, WA and UA at the epoch chosen on validation, that
+speakers joined by '+'; "seed N: " before it in a run of several seeds), its test clips, WA and UA at the epoch chosen on validation, that
 epoch and how many were trained, the best per-epoch test WA and UA (the ``monitor_test``
 oracle: what choosing the epoch on the test speakers, as the wavelet paper did, would have
 reported; never used for a choice), the best training accuracy, how far validation
@@ -98,7 +98,10 @@ def scored_folds(run: RunDir) -> tuple[dict, list[dict]]:
     """report.json and one :func:`fold_row` per fold it scored."""
     report = json.loads(run.report.read_text())
     names = fold_names(run)
-    return report, [fold_row(run, fold, names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
+    # A run of several seeds repeats its fold names (a holdout is "holdout" in every seed).
+    several_seeds = len({fold["seed"] for fold in report["per_fold"]}) > 1
+    return report, [fold_row(run, fold, (f"seed {fold['seed']}: " if several_seeds else "")
+                             + names[fold["seed"]][fold["fold"]]) for fold in report["per_fold"]]
 
 
 def fold_names(run: RunDir) -> dict[int, list[str]]:

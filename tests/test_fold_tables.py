@@ -110,3 +110,11 @@ def test_the_committed_ravdess_runs_stopping_on_the_choice_give_the_figures_docs
     assert lines[-1].startswith(pooled)
     assert any(line.startswith(mean) for line in lines)
     assert any(line.startswith(fold) for line in lines)
+
+
+def test_a_run_of_several_seeds_names_each_row_by_its_seed():
+    # docs/results.md, CNN–Transformer: one holdout per seed, the rows told apart by seed.
+    lines = fold_tables.table(ROOT / "results" / "cnn_transformer_ravdess_paper").splitlines()
+    assert any(line.startswith("| seed 0: holdout | 143 | 69.23 | 69.28 | 52 / 102 |") for line in lines)
+    assert any(line.startswith("| seed 1: holdout | 143 | 76.22 | 77.04 | 115 / 165 |") for line in lines)
+    assert lines[-1].startswith("| pooled (report.json) | 286 | 72.73 | 73.16 |")
