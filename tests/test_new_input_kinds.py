@@ -9,7 +9,6 @@ an edit in serkit to pass, the seam between features and models has leaked again
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
