@@ -6,9 +6,9 @@ fold history.csv). One row per finished (seed, fold): the fold's name (the held-
 speakers joined by '+'; "seed N: " before it in a run of several seeds), its test clips,
 WA and UA at the epoch chosen on validation, that epoch and how many were trained, the
 best per-epoch test WA and UA (the ``monitor_test`` oracle: what choosing the epoch on the
-test speakers, as the wavelet paper did, would have reported; never used for a choice), the best training accuracy, how far validation
-accuracy moves from one epoch to the next (median and largest change) and the median
-seconds per epoch, and the epoch of the lowest validation loss (what early stopping on the
+test speakers, as the wavelet paper did, would have reported; never used for a choice),
+the best training accuracy, how far validation accuracy moves from one epoch to the next
+(median and largest change) and the median seconds per epoch, and the epoch of the lowest validation loss (what early stopping on the
 loss counts its patience from). Then the mean over folds and the report's pooled figures.
 The heading gives the epochs trained and the minutes they took (the sum of history.csv's
 wall_s over the folds).
