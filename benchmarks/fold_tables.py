@@ -8,10 +8,10 @@ WA and UA at the epoch chosen on validation, that epoch and how many were traine
 best per-epoch test WA and UA (the ``monitor_test`` oracle: what choosing the epoch on the
 test speakers, as the wavelet paper did, would have reported; never used for a choice),
 the best training accuracy, how far validation accuracy moves from one epoch to the next
-(median and largest change) and the median seconds per epoch, and the epoch of the lowest validation loss (what early stopping on the
-loss counts its patience from). Then the mean over folds and the report's pooled figures.
-The heading gives the epochs trained and the minutes they took (the sum of history.csv's
-wall_s over the folds).
+(median and largest change) and the median seconds per epoch, and the epoch of the lowest
+validation loss (what early stopping on the loss counts its patience from). Then the mean
+over folds and the report's pooled figures. The heading gives the epochs trained and the
+minutes they took (the sum of history.csv's wall_s over the folds).
 
     python benchmarks/fold_tables.py results/wavelet_emodb_full_si
 """
