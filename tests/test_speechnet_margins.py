@@ -1,0 +1,45 @@
+"""benchmarks/speechnet_margins.py: the margins comparison docs/models.md quotes, from committed evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import import_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+margins = import_benchmark("speechnet_margins")
+PAPER = ROOT / "results" / "speechnet_emodb_paper_protocol"
+CAPSNET = ROOT / "results" / "speechnet_emodb_paper_protocol_margins_0.9_0.1"
+
+
+def test_the_first_fitted_epoch_is_the_first_at_the_level():
+    history = [{"epoch": 1, "train_acc": 0.5}, {"epoch": 2, "train_acc": 0.99}, {"epoch": 3, "train_acc": 1.0}]
+    assert margins.first_fitted_epoch(history) == 2
+    assert margins.first_fitted_epoch(history, level=1.0) == 3
+    assert margins.first_fitted_epoch(history[:1]) is None
+
+
+def test_a_seed_diverged_only_past_the_drop():
+    assert margins.diverged({"best_train_acc": 1.0, "last_train_acc": 0.729}, 0.05)
+    assert not margins.diverged({"best_train_acc": 1.0, "last_train_acc": 0.96}, 0.05)
+    assert not margins.diverged({"best_train_acc": 0.9, "last_train_acc": 0.9}, 0.0)
+
+
+def test_the_committed_runs_give_the_figures_docs_quote():
+    lines = margins.compare(PAPER, CAPSNET).splitlines()
+    assert "| 5 | — / 95.8 / 78.50 | 46 / 72.9 / 33.64 |" in lines
+    assert "| 4 | — / 85.5 / 74.77 | 57 / 100.0 / 85.98 |" in lines
+    kept = "over the 9 seeds that diverged in neither run (0, 1, 2, 3, 4, 6, 7, 8, 9): accuracy"
+    assert lines[-2] == (f"speechnet_emodb_paper_protocol: median test accuracy 81.78 over 10 seeds; {kept} "
+                         "81.93 / PLR 56.07 / PCLR 55.14")
+    assert lines[-1] == (f"speechnet_emodb_paper_protocol_margins_0.9_0.1: median test accuracy 85.51 over 10 seeds; "
+                         f"{kept} 86.29 / PLR 60.75 / PCLR 59.81")
+
+
+def test_a_run_without_a_report_is_named_with_what_to_do(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        margins.main([str(PAPER), str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"{tmp_path} has no report.json: run `serkit report {tmp_path}`" in capsys.readouterr().err
