@@ -66,6 +66,8 @@ def load(path: Path) -> dict | None:
 TABLE3_PROTOCOLS = {
     "paper_protocol": "Table 3 under the paper's protocol: one fixed stratified 80/20 split, 10 training seeds",
     "random": "Table 3: random 90/10, the paper's text (a new split per seed)",
+    "paper_protocol_margins_0.9_0.1": ("A diagnostic, not the configs: the paper's protocol with CapsNet's margins "
+                                       "(alpha1 = 0.9, alpha3 = 0.1; docs/models.md)"),
 }
 
 
