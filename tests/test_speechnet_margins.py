@@ -43,3 +43,15 @@ def test_a_run_without_a_report_is_named_with_what_to_do(tmp_path, capsys):
         margins.main([str(PAPER), str(tmp_path)])
     assert stop.value.code == 2
     assert f"{tmp_path} has no report.json: run `serkit report {tmp_path}`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("corpus", "paper_line", "capsnet_line"), [
+    ("savee", "median test accuracy 67.19 over 10 seeds", "accuracy 75.10 / PLR 43.75 / PCLR 42.71"),
+    ("casia", "median test accuracy 77.71 over 10 seeds", "accuracy 83.12 / PLR 55.83 / PCLR 54.58"),
+])
+def test_savee_and_casia_give_the_figures_docs_quote(corpus, paper_line, capsnet_line):
+    lines = margins.compare(ROOT / "results" / f"speechnet_{corpus}_paper_protocol",
+                            ROOT / "results" / f"speechnet_{corpus}_paper_protocol_margins_0.9_0.1").splitlines()
+    assert paper_line in lines[-2]
+    assert lines[-1].endswith(capsnet_line)
+    assert "over the 10 seeds that diverged in neither run" in lines[-1]
