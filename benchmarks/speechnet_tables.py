@@ -116,6 +116,13 @@ def loso(runs: Path) -> None:
         print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {chance:.2f} | "
               f"{target} | "
               f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} | {single_epoch_ua(runs, corpus)} |")
+        diagnostic = runs / f"speechnet_{corpus}_loso_margins_0.9_0.1"
+        report = load(diagnostic / "report.json")
+        if report is not None:  # printed only where run: a diagnostic, not the configs
+            m = report["metrics"]
+            print(f"| {corpus}, CapsNet's margins (diagnostic) | {len(report.get('per_fold') or [])} | "
+                  f"{pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {chance:.2f} | {target} | "
+                  f"{fold_seconds(diagnostic)} | — |")
     for corpus in PAPER_TABLE3:
         print_fold_table(runs / f"speechnet_{corpus}_loso", f"\n### {corpus} LOSO, per fold (one test speaker each)\n")
 
