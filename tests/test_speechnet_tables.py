@@ -44,3 +44,15 @@ def test_full_model_row_comes_first_from_the_paper_protocol_run(tables, tmp_path
     reports = tables.with_full_model(tmp_path, "speechnet_emodb_ablation", "full")
     assert list(reports) == ["full", "b", "a"]  # the full model, then the config's order
     assert tables.seed_accuracies(reports["a"]) == {0: 50.0}
+
+
+def test_the_margins_diagnostic_rows_come_from_the_committed_runs(tables, capsys):
+    # docs/results.md quotes these rows ("Where we stand", the LOSO section).
+    results = Path(__file__).resolve().parents[1] / "results"
+    tables.table3(results, "paper_protocol_margins_0.9_0.1")
+    tables.loso(results)
+    out = capsys.readouterr().out
+    assert "| savee | 10 | 96 | 75.10 ± 2.33 |" in out
+    assert "| casia | 10 | 240 | 83.12 ± 2.86 |" in out
+    assert "| emodb, CapsNet's margins (diagnostic) | 10 | 62.75 | 65.42 | 63.21 |" in out
+    assert "savee, CapsNet's margins" not in out  # not run: no row
