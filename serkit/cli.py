@@ -161,7 +161,7 @@ def _report(args) -> int:
     for name, (run_dir, out) in targets.items():
         report = build_report(run_dir, out_dir=out)
         out = out or run_dir
-        print(f"{name}: {_metrics_line(report)}" if name else _metrics_line(report))
+        _print_scores(report, name)
         print(f"wrote {out / 'report.md'}, {out / 'report.json'} and figures/")
     return 0
 
@@ -170,6 +170,14 @@ def _variant_dirs(run_dir: Path) -> list[Path]:
     from serkit.rundir import RunDir
 
     return [variant.path for variant in RunDir(run_dir).variants()]
+
+
+def _print_scores(report: dict, name: str | None) -> None:
+    """The headline metrics on stdout, then each of the report's warnings on stderr: a
+    warning in report.md alone is easy to miss after a long run."""
+    print(f"{name}: {_metrics_line(report)}" if name else _metrics_line(report))
+    for warning in report.get("warnings", []):
+        print(f"warning: {f'{name}: ' if name else ''}{warning}", file=sys.stderr)
 
 
 def _metrics_line(report: dict) -> str:
@@ -215,7 +223,7 @@ def _run_variants(args, config, executor) -> int:
     reports = run_variants(config, out_dir=args.out, data_root=args.data_root, executor=executor,
                            only=args.variants)
     for name, report in reports.items():
-        print(f"{name}: {_metrics_line(report)}" if config.variants else _metrics_line(report))
+        _print_scores(report, name if config.variants else None)
     return 0
 
 

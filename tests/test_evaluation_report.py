@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 
 from serkit.errors import SerkitError
 from serkit.evaluation import build_report, reproducibility_metrics, write_predictions
+from serkit.evaluation import report as report_module
 
 LABELS = ["anger", "happiness", "neutral", "sadness"]
 N_UTTERANCES = 40
@@ -294,3 +295,43 @@ def test_a_broken_split_plan_is_named(tmp_path):
     (tmp_path / "seed=0" / "folds.json").write_text("{not json")
     with pytest.raises(SerkitError, match=r"folds\.json' is not valid JSON"):
         build_report(tmp_path)
+
+
+def _write_train_accs(folder, train_accs, selected=None):
+    rows = "".join(f"{e},0.1,{acc},nan,nan,1.0,{int(e == (selected or len(train_accs)))}\n"
+                   for e, acc in enumerate(train_accs, start=1))
+    (folder / "history.csv").write_text("epoch,train_loss,train_acc,val_loss,val_acc,wall_s,selected\n" + rows)
+
+
+def test_a_fold_whose_kept_epoch_collapsed_is_named_in_a_warning(tmp_path):
+    _fake_run(tmp_path, seeds=(0,), folds=2, history=False)
+    _write_train_accs(tmp_path / "seed=0" / "fold=0", [0.5, 0.9, 1.0, 0.85])  # a 15-point dip: noise, no warning
+    _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 1.0, 1.0, 0.729])  # SpeechNet's seed 5
+    report = build_report(tmp_path)
+    assert report["warnings"] == [
+        "seed 0, fold 1: training accuracy fell from 100.0 % (epoch 2) to 72.9 % at the kept epoch 4: training "
+        "diverged, and that fold's numbers are of the collapsed model (choose the epoch on a validation side, "
+        "`training.select: val_accuracy`, to keep a good one)"]
+    assert "**Warning:** seed 0, fold 1: training accuracy fell" in (tmp_path / "report.md").read_text()
+
+
+def test_the_divergence_warning_looks_only_up_to_the_kept_epoch_and_past_the_threshold(tmp_path):
+    _fake_run(tmp_path, seeds=(0,), folds=2, history=False)
+    # an early kept epoch (chosen on validation) is not a collapse because training went on to fit
+    _write_train_accs(tmp_path / "seed=0" / "fold=0", [0.3, 0.5, 1.0, 1.0], selected=2)
+    # exactly the threshold is not past it
+    _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 0.9, 0.9 - report_module.DIVERGED_DROP + 1e-9])
+    assert build_report(tmp_path)["warnings"] == []
+    _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 0.9, 0.9 - report_module.DIVERGED_DROP - 1e-3])
+    assert len(build_report(tmp_path)["warnings"]) == 1
+
+
+def test_serkit_report_prints_the_warnings_on_stderr(tmp_path, capsys):
+    from serkit.cli import main
+
+    _fake_run(tmp_path, seeds=(0,), folds=1, history=False)
+    _write_train_accs(tmp_path / "seed=0" / "fold=0", [0.5, 1.0, 0.6])
+    assert main(["report", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("warning: seed 0, fold 0: training accuracy fell from 100.0 % (epoch 2)")
+    assert "warning" not in captured.out and captured.out.startswith("accuracy ")
