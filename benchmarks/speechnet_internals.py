@@ -2,7 +2,7 @@
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/speechnet_internals.py [--epochs 5] [--seed 0] [--class-weights]
-        [--trace K]
+        [--trace K] [--margins ALPHA1 ALPHA3]
 
 Builds EmoDB's fixed 80/20 split (split seed 0, the split of
 configs/speechnet/emodb_paper_protocol.yaml), standardises the 107-d frames on the training
@@ -74,8 +74,9 @@ def load_emodb(data_root: str | None):
 
 
 @torch.no_grad()
-def margins(model, data, margin: float = 0.5, batch_size: int = 256) -> dict[str, float]:
-    """Where the class-capsule lengths of ``data``'s clips sit against the margin (eval mode)."""
+def margins(model, data, positive: float = 0.5, negative: float = 0.5, batch_size: int = 256) -> dict[str, float]:
+    """Where the class-capsule lengths of ``data``'s clips sit against eq. 15's margins, α1
+    (``positive``, for the true class) and α3 (``negative``, for the others), in eval mode."""
     model.eval()
     lengths, targets = [], []
     for x, clip_lengths, y in data.batches(batch_size):
@@ -86,11 +87,11 @@ def margins(model, data, margin: float = 0.5, batch_size: int = 256) -> dict[str
     other = length.scatter(1, target[:, None], -1.0).max(1).values  # the longest wrong capsule
     return {"accuracy (eval mode)": float((length.argmax(1) == target).float().mean()),
             "true length": float(true.mean()), "longest other": float(other.mean()),
-            "true < margin": float((true < margin).float().mean()),
-            "other > margin": float((other > margin).float().mean())}
+            "true < margin": float((true < positive).float().mean()),
+            "other > margin": float((other > negative).float().mean())}
 
 
-def trace(model, train, loss_fn, settings, seed: int, every: int) -> None:
+def trace(model, train, loss_fn, settings, seed: int, every: int, bounds: tuple[float, float]) -> None:
     """Train ``settings.epochs`` epochs, printing :func:`margins` every ``every`` epochs."""
     import dataclasses
     import tempfile
@@ -106,7 +107,7 @@ def trace(model, train, loss_fn, settings, seed: int, every: int) -> None:
     def values(epoch, loss, measured):
         row([str(epoch), "–" if loss is None else f"{loss:.2g}", *(f"{v:.3f}" for v in measured.values())])
 
-    start = margins(model, train)
+    start = margins(model, train, *bounds)
     columns = ["epoch", "training loss", *start]
     row(columns)
     row(["---"] * len(columns))
@@ -117,7 +118,7 @@ def trace(model, train, loss_fn, settings, seed: int, every: int) -> None:
             part = dataclasses.replace(settings, epochs=end, checkpoint_every=every)
             result = fit(model, train, None, loss_fn=loss_fn, settings=part, seed=seed, state_path=state,
                          progress=False)
-            values(end, result.history[-1]["train_loss"], margins(model, train))
+            values(end, result.history[-1]["train_loss"], margins(model, train, *bounds))
 
 
 @torch.no_grad()
@@ -186,6 +187,9 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--trace", type=int, default=0, metavar="K",
                         help="print the capsule lengths against the margins every K epochs")
+    parser.add_argument("--margins", type=float, nargs=2, default=(0.5, 0.5), metavar=("ALPHA1", "ALPHA3"),
+                        help="eq. 15's margins for the true class and the others (the paper: 0.5 0.5; "
+                             "CapsNet: 0.9 0.1)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -198,11 +202,12 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = make_model_for("speechnet", dataset.extractor.spec, len(dataset.classes), input_kind="frames")
     weights = torch.from_numpy(class_weights(train.targets, len(dataset.classes))) if args.class_weights else None
-    loss_fn = make_loss("balanced_margin", class_weights=weights)
+    alpha1, alpha3 = args.margins
+    loss_fn = make_loss("balanced_margin", class_weights=weights, alpha1=alpha1, alpha3=alpha3)
     settings = TrainingConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3, select="last", num_threads=1)
 
     if args.trace:
-        trace(model, train, loss_fn, settings, args.seed, args.trace)
+        trace(model, train, loss_fn, settings, args.seed, args.trace, (alpha1, alpha3))
         return
     before = internals(model, train)
     began = time.perf_counter()
@@ -212,7 +217,7 @@ def main() -> None:
 
     newer = hasattr(model.attention, "attention_weights")
     print(f"SpeechNet on EmoDB's training side ({len(train)} clips, split seed 0, 80/20), seed {args.seed}, "
-          f"class weights {'on' if args.class_weights else 'off'}, {args.epochs} epochs "
+          f"class weights {'on' if args.class_weights else 'off'}, margins {alpha1} / {alpha3}, {args.epochs} epochs "
           f"({seconds / max(args.epochs, 1):.2f} s/epoch, 1 thread); torch {torch.__version__}"
           f"{'' if newer else '; serkit before issue 16'}")
     print(f"final training loss {result.history[-1]['train_loss']:.4f}, "

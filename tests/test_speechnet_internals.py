@@ -42,6 +42,12 @@ def test_margins_measures_true_and_longest_other_capsule(internals):
     assert got == pytest.approx({"accuracy (eval mode)": 2 / 3, "true length": (0.6 + 0.4 + 0.45) / 3,
                                  "longest other": (0.55 + 0.3 + 0.7) / 3, "true < margin": 2 / 3,
                                  "other > margin": 2 / 3})
+    # CapsNet's margins: true under 0.9 for all three, the longest other over 0.1 for all three
+    capsnet = internals.margins(FixedLengths(lengths), data, positive=0.9, negative=0.1, batch_size=2)
+    assert (capsnet["true < margin"], capsnet["other > margin"]) == (1.0, 1.0)
+    # the two bounds are not swapped: true over 0.35 for clips 0, 1, 2 (0.6, 0.4, 0.45); other over 0.65 for clip 2
+    mixed = internals.margins(FixedLengths(lengths), data, positive=0.35, negative=0.65, batch_size=2)
+    assert mixed["true < margin"] == 0.0 and mixed["other > margin"] == pytest.approx(1 / 3)
 
 
 def test_trace_trains_as_one_uninterrupted_fit_and_prints_its_last_epoch(internals, capsys):
@@ -52,7 +58,7 @@ def test_trace_trains_as_one_uninterrupted_fit_and_prints_its_last_epoch(interna
 
     torch.manual_seed(0)
     traced = make_model("speechnet", 107, 4)
-    internals.trace(traced, data, loss_fn, settings, seed=3, every=2)
+    internals.trace(traced, data, loss_fn, settings, seed=3, every=2, bounds=(0.5, 0.5))
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
     assert [row[0] for row in rows] == ["| 0", "| 2", "| 4"]
 
