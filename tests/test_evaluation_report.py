@@ -335,3 +335,23 @@ def test_serkit_report_prints_the_warnings_on_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err.startswith("warning: seed 0, fold 0: training accuracy fell from 100.0 % (epoch 2)")
     assert "warning" not in captured.out and captured.out.startswith("accuracy ")
+
+
+def test_of_the_committed_folds_only_the_diverged_seed_passes_the_threshold():
+    # The threshold's evidence (DIVERGED_DROP's comment, docs/models.md): one fold past it,
+    # every other well under it.
+    from pathlib import Path
+
+    from serkit.rundir import read_history
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    drops = {}
+    for path in results.glob("**/seed=*/fold=*/history.csv"):
+        history = read_history(path)
+        if history:
+            best, kept = report_module.kept_epoch_drop(history)
+            drops[path.relative_to(results).as_posix()] = best["train_acc"] - kept["train_acc"]
+    assert len(drops) > 1000
+    over = [name for name, drop in drops.items() if drop > report_module.DIVERGED_DROP]
+    assert over == ["speechnet_emodb_paper_protocol_margins_0.9_0.1/seed=5/fold=0/history.csv"]
+    assert max(drop for name, drop in drops.items() if name not in over) < 0.15
