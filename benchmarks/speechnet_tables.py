@@ -110,21 +110,21 @@ def loso(runs: Path) -> None:
         if report is None:
             print(f"| {corpus} | not run | | | | | {target} | | |")
             continue
-        m = report["metrics"]
-        folds = len(report.get("per_fold") or [])
-        chance = 100 / len(report["labels"])  # UA of a constant or random guess
-        print(f"| {corpus} | {folds} | {pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {chance:.2f} | "
-              f"{target} | "
-              f"{fold_seconds(runs / f'speechnet_{corpus}_loso')} | {single_epoch_ua(runs, corpus)} |")
+        print(loso_row(corpus, report, runs / f"speechnet_{corpus}_loso", target, single_epoch_ua(runs, corpus)))
         diagnostic = runs / f"speechnet_{corpus}_loso_margins_0.9_0.1"
         report = load(diagnostic / "report.json")
         if report is not None:  # printed only where run: a diagnostic, not the configs
-            m = report["metrics"]
-            print(f"| {corpus}, CapsNet's margins (diagnostic) | {len(report.get('per_fold') or [])} | "
-                  f"{pct(m['uar'])} | {pct(m['war'])} | {pct(m['macro_f1'])} | {chance:.2f} | {target} | "
-                  f"{fold_seconds(diagnostic)} | — |")
+            print(loso_row(f"{corpus}, CapsNet's margins (diagnostic)", report, diagnostic, target, "—"))
     for corpus in PAPER_TABLE3:
         print_fold_table(runs / f"speechnet_{corpus}_loso", f"\n### {corpus} LOSO, per fold (one test speaker each)\n")
+
+
+def loso_row(name: str, report: dict, run_dir: Path, target: str, single_epoch: str) -> str:
+    """One row of the LOSO table from a run's report.json."""
+    m = report["metrics"]
+    chance = 100 / len(report["labels"])  # UA of a constant or random guess
+    return (f"| {name} | {len(report.get('per_fold') or [])} | {pct(m['uar'])} | {pct(m['war'])} | "
+            f"{pct(m['macro_f1'])} | {chance:.2f} | {target} | {fold_seconds(run_dir)} | {single_epoch} |")
 
 
 def single_epoch_ua(runs: Path, corpus: str) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from serkit.cli import main
 from serkit.errors import SerkitError
 from serkit.evaluation import build_report, reproducibility_metrics, write_predictions
 from serkit.evaluation import report as report_module
+from serkit.rundir import read_history
 
 LABELS = ["anger", "happiness", "neutral", "sadness"]
 N_UTTERANCES = 40
@@ -327,8 +330,6 @@ def test_the_divergence_warning_looks_only_up_to_the_kept_epoch_and_past_the_thr
 
 
 def test_serkit_report_prints_the_warnings_on_stderr(tmp_path, capsys):
-    from serkit.cli import main
-
     _fake_run(tmp_path, seeds=(0,), folds=1, history=False)
     _write_train_accs(tmp_path / "seed=0" / "fold=0", [0.5, 1.0, 0.6])
     assert main(["report", str(tmp_path)]) == 0
@@ -340,10 +341,6 @@ def test_serkit_report_prints_the_warnings_on_stderr(tmp_path, capsys):
 def test_of_the_committed_folds_only_the_diverged_seed_passes_the_threshold():
     # The threshold's evidence (DIVERGED_DROP's comment, docs/models.md): one fold past it,
     # every other well under it.
-    from pathlib import Path
-
-    from serkit.rundir import read_history
-
     results = Path(__file__).resolve().parents[1] / "results"
     drops = {}
     for path in results.glob("**/seed=*/fold=*/history.csv"):

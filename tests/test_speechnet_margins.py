@@ -22,9 +22,12 @@ def test_the_first_fitted_epoch_is_the_first_at_the_level():
 
 
 def test_a_seed_diverged_only_past_the_drop():
-    assert margins.diverged({"best_train_acc": 1.0, "last_train_acc": 0.729}, 0.05)
-    assert not margins.diverged({"best_train_acc": 1.0, "last_train_acc": 0.96}, 0.05)
-    assert not margins.diverged({"best_train_acc": 0.9, "last_train_acc": 0.9}, 0.0)
+    def history(*accuracies):
+        return [{"epoch": e, "train_acc": a} for e, a in enumerate(accuracies, start=1)]
+
+    assert margins.diverged(history(0.5, 1.0, 0.729))
+    assert not margins.diverged(history(0.5, 1.0, 0.96))
+    assert not margins.diverged(history(0.5, 0.9, 0.9))
 
 
 def test_the_committed_runs_give_the_figures_docs_quote():
