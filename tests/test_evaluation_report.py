@@ -325,6 +325,8 @@ def test_the_divergence_warning_looks_only_up_to_the_kept_epoch_and_past_the_thr
     # exactly the threshold is not past it
     _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 0.9, 0.9 - report_module.DIVERGED_DROP + 1e-9])
     assert build_report(tmp_path)["warnings"] == []
+    _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 0.3])  # 0.5 - 0.3 == 0.2 exactly in floats
+    assert build_report(tmp_path)["warnings"] == []
     _write_train_accs(tmp_path / "seed=0" / "fold=1", [0.5, 0.9, 0.9 - report_module.DIVERGED_DROP - 1e-3])
     assert len(build_report(tmp_path)["warnings"]) == 1
 

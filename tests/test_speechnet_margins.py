@@ -28,6 +28,7 @@ def test_a_seed_diverged_only_past_the_drop():
     assert margins.diverged(history(0.5, 1.0, 0.729))
     assert not margins.diverged(history(0.5, 1.0, 0.96))
     assert not margins.diverged(history(0.5, 0.9, 0.9))
+    assert not margins.diverged(history(0.5, 0.3))  # a drop of exactly DIVERGED_DROP (0.2) is not past it
 
 
 def test_the_committed_runs_give_the_figures_docs_quote():
