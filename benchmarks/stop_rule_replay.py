@@ -1,5 +1,5 @@
-"""Replay a run's histories under both early-stopping rules: where each would have stopped,
-which epoch it would have kept, and what that epoch scored.
+"""Replay a run's histories under both early-stopping rules (and the lowest-loss choice): where
+each would have stopped, which epoch it would have kept, and what that epoch scored.
 
 `training.early_stopping_on` stops on the validation loss (``val_loss``: no lower loss for
 ``patience`` epochs) or on the choice itself (``selection``: the kept epoch has stood for
@@ -8,11 +8,16 @@ rule changes nothing before it stops, so one run's history.csv holds every short
 the same seed: replaying it tells exactly what the other rule would have done on the very
 same trajectory, a comparison free of the run-to-run noise two separate runs would add.
 
+A third row, ``lowest_loss``, replays the rule most papers state (the CNN–Transformer's
+among them): stop on the validation loss and keep the epoch of lowest validation loss,
+whatever the run's own ``select``.
+
 Per fold and rule: the epoch trained last, the kept epoch, the kept epoch's validation
-accuracy (averaged over ``select_window`` epochs, as the choice judged it), and the test
-accuracy and UA at that epoch from the ``monitor_test`` columns (information only: nothing
-here chooses on them). "—" where the rule would have trained past the history. The
-replay of the run's own rule must give the epochs the run recorded; a line says so.
+accuracy (averaged over ``select_window`` epochs, as the choice judged it; one epoch for
+``lowest_loss``), and the test accuracy and UA at that epoch from the ``monitor_test``
+columns (information only: nothing here chooses on them). "—" where the rule would have
+trained past the history. The replay of the run's own rule must give the epochs the run
+recorded; a line says so.
 
     python benchmarks/stop_rule_replay.py runs/wavelet_emodb_full_si_stop_on_selection
 """
@@ -29,8 +34,9 @@ from serkit.rundir import FoldDir, RunDir, window_mean
 from serkit.training.config import load_config
 from serkit.training.fit import replay_choice
 
-RULES = ("val_loss", "selection")
-COLUMNS = ("fold", "stops on", "trained", "kept", "val acc (window)", "test WA", "test UA")
+#: Each rule: (label, what it keeps: None for the run's own ``select`` and window, what it stops on).
+RULES = (("val_loss", None, "val_loss"), ("selection", None, "selection"), ("lowest_loss", "val_loss", "val_loss"))
+COLUMNS = ("fold", "rule", "trained", "kept", "val acc (window)", "test WA", "test UA")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(run: RunDir) -> str:
     lines = [f"**{run.path.as_posix()}**", "", md_row(COLUMNS), md_row(["---"] * len(COLUMNS))]
-    per_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
+    per_rule: dict[str, list[dict]] = {label: [] for label, _, _ in RULES}
     notes = []
     names = fold_names(run)
     for fold in run.all_folds():
@@ -60,7 +66,7 @@ def table(run: RunDir) -> str:
         for rule, row in rows.items():
             per_rule[rule].append(row)
             lines.append(md_row([name, rule, *_cells(row)]))
-    for rule in RULES:
+    for rule in per_rule:
         done = [row for row in per_rule[rule] if row is not None]
         mean = {key: statistics.fmean(row[key] for row in done) for key in ("val", "wa", "ua")} if done else {}
         lines.append(md_row([f"mean of {len(done)} folds", rule, "", "",
@@ -74,10 +80,12 @@ def replay_fold(fold: FoldDir) -> tuple[dict[str, dict | None], str]:
     settings = load_config(fold.config).training
     history = fold.read_history()
     rows = {}
-    for rule in RULES:
-        epochs = replay_choice(history, select=settings.select, patience=settings.early_stopping_patience,
-                               window=settings.select_window, stop_on=rule, epochs=settings.epochs)
-        rows[rule] = None if epochs is None else _scores(history, *epochs, settings.select_window)
+    for label, select, stop_on in RULES:
+        # The run's own choice, or a fixed one judged on its lone epoch.
+        select, window = (settings.select, settings.select_window) if select is None else (select, 1)
+        epochs = replay_choice(history, select=select, patience=settings.early_stopping_patience,
+                               window=window, stop_on=stop_on, epochs=settings.epochs)
+        rows[label] = None if epochs is None else _scores(history, *epochs, window)
     own, recorded = rows[settings.early_stopping_on], (len(history), int(fold.selected_row(history)["epoch"]))
     note = "" if own and (own["trained"], own["kept"]) == recorded else (
         f"replaying its own rule ({settings.early_stopping_on}) gives {own and (own['trained'], own['kept'])}, "
