@@ -80,9 +80,9 @@ def replay_fold(fold: FoldDir) -> tuple[dict[str, dict | None], str]:
     settings = load_config(fold.config).training
     history = fold.read_history()
     rows = {}
-    for label, select, stop_on in RULES:
+    for label, fixed_choice, stop_on in RULES:
         # The run's own choice, or a fixed one judged on its lone epoch.
-        select, window = (settings.select, settings.select_window) if select is None else (select, 1)
+        select, window = (settings.select, settings.select_window) if fixed_choice is None else (fixed_choice, 1)
         epochs = replay_choice(history, select=select, patience=settings.early_stopping_patience,
                                window=window, stop_on=stop_on, epochs=settings.epochs)
         rows[label] = None if epochs is None else _scores(history, *epochs, window)
