@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from run_folds import fold_rows
 
-from serkit.evaluation.report import DIVERGED_DROP, kept_epoch_drop
+from serkit.evaluation.report import diverged  # the rule of serkit report's warning
 from serkit.evaluation.reproducibility import reproducibility_metrics
 from serkit.rundir import RunDir
 
@@ -29,13 +29,6 @@ from serkit.rundir import RunDir
 def first_fitted_epoch(history: list[dict], level: float = 0.99) -> int | None:
     """The first epoch whose training accuracy reaches ``level``, None if none does."""
     return next((int(row["epoch"]) for row in history if row["train_acc"] >= level), None)
-
-
-def diverged(history: list[dict]) -> bool:
-    """Whether the kept epoch's training accuracy fell more than DIVERGED_DROP under the best
-    before it: the fold `serkit report` warns about."""
-    best, kept = kept_epoch_drop(history)
-    return best["train_acc"] - kept["train_acc"] > DIVERGED_DROP
 
 
 def seed_rows(run_dir: Path) -> dict[int, dict]:

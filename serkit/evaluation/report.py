@@ -158,6 +158,13 @@ def kept_epoch_drop(history: list[dict[str, float]]) -> tuple[dict, dict]:
     return best, kept
 
 
+def diverged(history: list[dict[str, float]]) -> bool:
+    """Whether the kept epoch's training accuracy fell more than DIVERGED_DROP under the best
+    epoch up to it (kept_epoch_drop)."""
+    best, kept = kept_epoch_drop(history)
+    return best["train_acc"] - kept["train_acc"] > DIVERGED_DROP
+
+
 def diverged_fold_warnings(run_dir: Path) -> list[str]:
     """One warning per finished fold whose kept epoch's training accuracy fell more than
     DIVERGED_DROP under the best epoch up to it: a run that diverged (e.g. Adam near a zero
@@ -167,8 +174,8 @@ def diverged_fold_warnings(run_dir: Path) -> list[str]:
         history = fold.read_history()
         if not fold.finished or not history:
             continue
-        best, kept = kept_epoch_drop(history)
-        if best["train_acc"] - kept["train_acc"] > DIVERGED_DROP:
+        if diverged(history):
+            best, kept = kept_epoch_drop(history)
             warnings.append(f"seed {fold.seed}, fold {fold.fold}: training accuracy fell from "
                             f"{100 * best['train_acc']:.1f} % (epoch {int(best['epoch'])}) to "
                             f"{100 * kept['train_acc']:.1f} % at the kept epoch {int(kept['epoch'])}: training "
