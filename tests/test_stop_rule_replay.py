@@ -73,7 +73,11 @@ QUOTED = {
     # "Speaker independent: 6 folds of 4 actors" (the CNN–Transformer): the paper's rule replayed
     "cnn_transformer_ravdess_speaker_independent_stop_on_selection": [
         "| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | selection | 88 | 36 | 56.75 | 55.00 | 53.91 |",
-        "| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | lowest_loss | 72 | 22 | 54.58 | 51.67 | 52.73 |"],
+        "| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | lowest_loss | 72 | 22 | 54.58 | 51.67 | 52.73 |",
+        "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | selection | 212 | 160 | 52.25 | 60.83 | 58.59 |",
+        "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | lowest_loss | 53 | 3 | 33.75 | 36.25 | 35.55 |",
+        "| mean of 2 folds | selection |  |  | 54.50 | 57.92 | 56.25 |",
+        "| mean of 2 folds | lowest_loss |  |  | 44.17 | 43.96 | 44.14 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
