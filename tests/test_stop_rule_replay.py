@@ -76,8 +76,10 @@ QUOTED = {
         "| ravdess-02+ravdess-13+ravdess-20+ravdess-21 | lowest_loss | 72 | 22 | 54.58 | 51.67 | 52.73 |",
         "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | selection | 212 | 160 | 52.25 | 60.83 | 58.59 |",
         "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | lowest_loss | 53 | 3 | 33.75 | 36.25 | 35.55 |",
-        "| mean of 2 folds | selection |  |  | 54.50 | 57.92 | 56.25 |",
-        "| mean of 2 folds | lowest_loss |  |  | 44.17 | 43.96 | 44.14 |"],
+        "| ravdess-07+ravdess-11+ravdess-14+ravdess-16 | selection | 112 | 60 | 40.92 | 56.25 | 54.69 |",
+        "| ravdess-07+ravdess-11+ravdess-14+ravdess-16 | lowest_loss | 60 | 10 | 39.58 | 46.67 | 45.31 |",
+        "| mean of 3 folds | selection |  |  | 49.97 | 57.36 | 55.73 |",
+        "| mean of 3 folds | lowest_loss |  |  | 42.64 | 44.86 | 44.53 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
