@@ -78,8 +78,10 @@ QUOTED = {
         "| ravdess-03+ravdess-06+ravdess-08+ravdess-19 | lowest_loss | 53 | 3 | 33.75 | 36.25 | 35.55 |",
         "| ravdess-07+ravdess-11+ravdess-14+ravdess-16 | selection | 112 | 60 | 40.92 | 56.25 | 54.69 |",
         "| ravdess-07+ravdess-11+ravdess-14+ravdess-16 | lowest_loss | 60 | 10 | 39.58 | 46.67 | 45.31 |",
-        "| mean of 3 folds | selection |  |  | 49.97 | 57.36 | 55.73 |",
-        "| mean of 3 folds | lowest_loss |  |  | 42.64 | 44.86 | 44.53 |"],
+        "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | selection | 155 | 103 | 59.50 | 49.17 | 48.44 |",
+        "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | lowest_loss | 67 | 17 | 53.75 | 45.42 | 43.36 |",
+        "| mean of 4 folds | selection |  |  | 52.35 | 55.31 | 53.91 |",
+        "| mean of 4 folds | lowest_loss |  |  | 45.42 | 45.00 | 44.24 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
