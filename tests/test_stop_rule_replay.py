@@ -80,8 +80,10 @@ QUOTED = {
         "| ravdess-07+ravdess-11+ravdess-14+ravdess-16 | lowest_loss | 60 | 10 | 39.58 | 46.67 | 45.31 |",
         "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | selection | 155 | 103 | 59.50 | 49.17 | 48.44 |",
         "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | lowest_loss | 67 | 17 | 53.75 | 45.42 | 43.36 |",
-        "| mean of 4 folds | selection |  |  | 52.35 | 55.31 | 53.91 |",
-        "| mean of 4 folds | lowest_loss |  |  | 45.42 | 45.00 | 44.24 |"],
+        "| ravdess-05+ravdess-12+ravdess-17+ravdess-18 | selection | 95 | 43 | 52.83 | 44.58 | 43.75 |",
+        "| ravdess-05+ravdess-12+ravdess-17+ravdess-18 | lowest_loss | 65 | 15 | 49.17 | 41.25 | 40.62 |",
+        "| mean of 5 folds | selection |  |  | 52.45 | 53.17 | 51.88 |",
+        "| mean of 5 folds | lowest_loss |  |  | 46.17 | 44.25 | 43.52 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
