@@ -82,8 +82,10 @@ QUOTED = {
         "| ravdess-09+ravdess-10+ravdess-22+ravdess-23 | lowest_loss | 67 | 17 | 53.75 | 45.42 | 43.36 |",
         "| ravdess-05+ravdess-12+ravdess-17+ravdess-18 | selection | 95 | 43 | 52.83 | 44.58 | 43.75 |",
         "| ravdess-05+ravdess-12+ravdess-17+ravdess-18 | lowest_loss | 65 | 15 | 49.17 | 41.25 | 40.62 |",
-        "| mean of 5 folds | selection |  |  | 52.45 | 53.17 | 51.88 |",
-        "| mean of 5 folds | lowest_loss |  |  | 46.17 | 44.25 | 43.52 |"],
+        "| ravdess-01+ravdess-04+ravdess-15+ravdess-24 | selection | 134 | 82 | 56.00 | 51.25 | 52.34 |",
+        "| ravdess-01+ravdess-04+ravdess-15+ravdess-24 | lowest_loss | 67 | 17 | 49.17 | 51.67 | 51.56 |",
+        "| mean of 6 folds | selection |  |  | 53.04 | 52.85 | 51.95 |",
+        "| mean of 6 folds | lowest_loss |  |  | 46.67 | 45.49 | 44.86 |"],
     # "Ablations on EmoDB": the validation and loss-rule columns
     "wavelet_emodb_ablation_bf16/filters_128": [
         "| mean of 5 folds | val_loss |  |  | 80.44 | 76.14 | 74.62 |",
